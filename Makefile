@@ -1,0 +1,145 @@
+# libvais_alloc: build, test, demo, install.
+#
+#   make            release libvais_alloc.so / .a and include/vais_alloc.h
+#   make demo       build and run examples/demo.c against the shared library
+#   make check      every test: cargo tests, ABI check, C tests (plain,
+#                   Valgrind, ASan+UBSan), header freshness, clippy, fmt
+#   make bench      benchmarks against peers (see BENCHMARKS.md)
+#   make install    PREFIX=/usr/local DESTDIR=  (uninstall to undo)
+
+CARGO   ?= cargo
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PYTHON  ?= python3
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+MAJOR   := $(firstword $(subst ., ,$(VERSION)))
+
+RELEASE := target/release
+SO      := $(RELEASE)/libvais_alloc.so
+STATIC  := $(RELEASE)/libvais_alloc.a
+HEADER  := include/vais_alloc.h
+RPATH   := -Wl,-rpath,$(CURDIR)/$(RELEASE)
+
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L
+CWARN   := -Wall -Wextra -Werror -Wno-unused-function
+CFLAGS  ?= -O2 -g
+LINK    := -L$(RELEASE) -lvais_alloc $(RPATH) -lpthread
+
+C_TEST_SRC := $(sort $(wildcard c_tests/*.c))
+C_BUILD    := c_tests/build
+VALGRIND   := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
+
+.PHONY: all lib header check-header demo check test abi c-tests c-plain c-valgrind \
+        c-asan lint symbols bench bench-build install uninstall clean
+
+all: lib header
+
+# The soname is libvais_alloc.so.$(MAJOR): link it beside the build so
+# programs linked against target/release find it at run time.
+lib:
+	$(CARGO) build --release --lib
+	@ln -sf libvais_alloc.so $(RELEASE)/libvais_alloc.so.$(MAJOR)
+
+# Print the path of the header cbindgen just generated into OUT_DIR.
+GENERATED_HEADER = $(CARGO) build --release --lib --message-format=json 2>/dev/null \
+	| $(PYTHON) tools/generated_header.py
+
+header: lib
+	@src=$$($(GENERATED_HEADER)) && cp "$$src" $(HEADER) && echo "header: $(HEADER) updated from $$src"
+
+check-header: lib
+	@src=$$($(GENERATED_HEADER)) && if cmp -s "$$src" $(HEADER); then \
+		echo "header: $(HEADER) is fresh"; \
+	else \
+		diff -u $(HEADER) "$$src" | head -40; \
+		echo "header: $(HEADER) is stale: run 'make header' and commit it"; exit 1; \
+	fi
+
+demo: lib
+	@mkdir -p examples/build
+	$(CC) $(CSTD) $(CWARN) $(CFLAGS) -Iinclude examples/demo.c -o examples/build/demo $(LINK)
+	./examples/build/demo
+
+# ---- tests ---------------------------------------------------------------
+
+check: check-header lint test abi symbols c-tests bench-build
+	@echo "make check: all passed"
+
+test:
+	$(CARGO) test --workspace --all-targets
+
+abi:
+	$(CARGO) run --quiet --release -p vais_alloc_abi_check
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --lib --quiet
+
+# Only API names may leave the shared object.
+symbols: lib
+	@stray=$$(nm -D --defined-only $(SO) | awk '{print $$3}' \
+		| grep -v -E '^(layout|global|bump|pool|freelist|stack|vais_alloc)_|^VAIS_ALLOC_' || true); \
+	if [ -n "$$stray" ]; then echo "symbols: non-API exports: $$stray"; exit 1; fi; \
+	readelf -d $(SO) | grep -q 'SONAME.*libvais_alloc.so.$(MAJOR)' || { echo "symbols: soname missing"; exit 1; }; \
+	echo "symbols: $$(nm -D --defined-only $(SO) | grep -c ' T ') API functions exported, nothing else"
+
+c-tests: c-plain c-valgrind c-asan
+
+$(C_BUILD)/run_tests: $(C_TEST_SRC) c_tests/harness.h $(HEADER) $(SO)
+	@mkdir -p $(C_BUILD)
+	$(CC) $(CSTD) $(CWARN) $(CFLAGS) -Iinclude -Ic_tests $(C_TEST_SRC) -o $@ $(LINK)
+
+$(C_BUILD)/run_tests_asan: $(C_TEST_SRC) c_tests/harness.h $(HEADER) $(SO)
+	@mkdir -p $(C_BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all -Iinclude -Ic_tests $(C_TEST_SRC) -o $@ $(LINK)
+
+$(SO): lib
+
+c-plain: lib $(C_BUILD)/run_tests
+	./$(C_BUILD)/run_tests
+
+c-valgrind: lib $(C_BUILD)/run_tests
+	$(VALGRIND) ./$(C_BUILD)/run_tests > $(C_BUILD)/valgrind.log || { cat $(C_BUILD)/valgrind.log; exit 1; }
+	@tail -1 $(C_BUILD)/valgrind.log | sed 's/^/valgrind: /'
+
+c-asan: lib $(C_BUILD)/run_tests_asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		./$(C_BUILD)/run_tests_asan > $(C_BUILD)/asan.log || { cat $(C_BUILD)/asan.log; exit 1; }
+	@tail -1 $(C_BUILD)/asan.log | sed 's/^/asan+ubsan: /'
+
+# ---- benchmarks ----------------------------------------------------------
+
+bench-build:
+	@if [ -f benches/Makefile ]; then $(MAKE) -C benches build; fi
+
+bench:
+	$(MAKE) -C benches run
+
+# ---- install -------------------------------------------------------------
+
+LIBDIR := $(DESTDIR)$(PREFIX)/lib
+INCDIR := $(DESTDIR)$(PREFIX)/include
+PCDIR  := $(LIBDIR)/pkgconfig
+
+install: lib
+	install -d $(LIBDIR) $(INCDIR) $(PCDIR)
+	install -m 755 $(SO) $(LIBDIR)/libvais_alloc.so.$(VERSION)
+	ln -sf libvais_alloc.so.$(VERSION) $(LIBDIR)/libvais_alloc.so.$(MAJOR)
+	ln -sf libvais_alloc.so.$(MAJOR) $(LIBDIR)/libvais_alloc.so
+	install -m 644 $(STATIC) $(LIBDIR)/libvais_alloc.a
+	install -m 644 $(HEADER) $(INCDIR)/vais_alloc.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' vais_alloc.pc.in > $(PCDIR)/vais_alloc.pc
+
+uninstall:
+	rm -f $(LIBDIR)/libvais_alloc.so.$(VERSION) $(LIBDIR)/libvais_alloc.so.$(MAJOR) \
+		$(LIBDIR)/libvais_alloc.so $(LIBDIR)/libvais_alloc.a \
+		$(INCDIR)/vais_alloc.h $(PCDIR)/vais_alloc.pc
+
+clean:
+	$(CARGO) clean
+	rm -rf $(C_BUILD) examples/build
+	@if [ -f benches/Makefile ]; then $(MAKE) -C benches clean; fi

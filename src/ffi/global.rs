@@ -1,0 +1,50 @@
+//! `global_*`: the system allocator with any alignment.
+
+use super::finish;
+use crate::global;
+use crate::layout::{Allocation, Layout};
+
+/// Allocates `layout.size` bytes aligned to `layout.align` (any power of
+/// two) from the system allocator. A zero size gives a unique pointer that
+/// `global_dealloc` accepts. Returns `{0, 0}` on failure
+/// (`VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_OUT_OF_MEMORY`).
+#[no_mangle]
+pub extern "C" fn global_alloc(layout: Layout) -> Allocation {
+    finish(global::alloc(layout))
+}
+
+/// Like `global_alloc`, with the block zero-filled.
+#[no_mangle]
+pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
+    finish(global::alloc_zeroed(layout))
+}
+
+/// Frees a block from `global_alloc*`/`global_realloc`; `ptr == 0` is a
+/// no-op. An invalid `layout` sets `VAIS_ALLOC_E_INVALID_LAYOUT` and leaves
+/// the block allocated.
+///
+/// # Safety
+/// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.
+#[no_mangle]
+pub unsafe extern "C" fn global_dealloc(ptr: i64, layout: Layout) {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { global::dealloc(ptr, layout) }.map(|()| 0));
+}
+
+/// Resizes a block to `new_layout`, keeping `min(old, new)` bytes of its
+/// contents and honouring the new alignment; `ptr == 0` acts as
+/// `global_alloc(new_layout)`. Returns `{0, 0}` on failure, and the old
+/// block then stays valid and unchanged.
+///
+/// # Safety
+/// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`
+/// allocated with `old_layout`.
+#[no_mangle]
+pub unsafe extern "C" fn global_realloc(
+    ptr: i64,
+    old_layout: Layout,
+    new_layout: Layout,
+) -> Allocation {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { global::realloc(ptr, old_layout, new_layout) })
+}

@@ -1,0 +1,211 @@
+//! The C ABI: every exported function, one file per family.
+//!
+//! Each export is a few lines built from the helpers here, so the boundary
+//! logic exists once:
+//!
+//! - [`core_of`] turns a handle into its core allocator, refusing NULL
+//!   (`VAIS_ALLOC_E_NULL_HANDLE`) and handles of another family
+//!   (`VAIS_ALLOC_E_INVALID_ARGUMENT`, from the tag every handle starts with);
+//! - [`new_handle`] / [`free_handle`] box a core behind a tagged handle and
+//!   release it (the tag is wiped first, so a stale handle is refused);
+//! - [`ReturnValue`] turns a core `Result` into the C return value and
+//!   records the thread's last error on failure.
+
+// Declared in the order the header presents the families.
+pub mod bump;
+pub mod free_list;
+pub mod global;
+pub mod layout;
+pub mod library;
+pub mod pool;
+pub mod stack;
+
+use crate::error::{set_last_error, Error};
+use crate::layout::{Allocation, Layout, INVALID_LAYOUT};
+
+/// Success.
+pub const VAIS_ALLOC_OK: i64 = 0;
+/// Size below zero, alignment not a power of two, or a size that overflows.
+pub const VAIS_ALLOC_E_INVALID_LAYOUT: i64 = -1;
+/// A bad capacity, block size, block count or buffer; or a handle of the
+/// wrong allocator family.
+pub const VAIS_ALLOC_E_INVALID_ARGUMENT: i64 = -2;
+/// The handle is NULL.
+pub const VAIS_ALLOC_E_NULL_HANDLE: i64 = -3;
+/// The system allocator refused.
+pub const VAIS_ALLOC_E_OUT_OF_MEMORY: i64 = -4;
+/// This allocator has no room for the request.
+pub const VAIS_ALLOC_E_EXHAUSTED: i64 = -5;
+/// The pointer was not handed out by this allocator.
+pub const VAIS_ALLOC_E_FOREIGN_POINTER: i64 = -6;
+/// The block is already free.
+pub const VAIS_ALLOC_E_DOUBLE_FREE: i64 = -7;
+/// Nothing to pop.
+pub const VAIS_ALLOC_E_EMPTY: i64 = -8;
+
+/// An allocator family: the C handle type, its core, and its tag.
+pub trait Family {
+    /// The core allocator behind the handle.
+    type Core;
+    /// The first word of every live handle of this family.
+    const TAG: u64;
+    /// Releases the core's buffer, leaving it valid and empty.
+    fn drop_buffer(core: &mut Self::Core);
+}
+
+/// `*_drop`: releases the buffer behind `handle`, which stays valid; 0 or a
+/// negative error code.
+///
+/// # Safety
+/// As for [`core_of`].
+pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(handle) }.map(|core| {
+        F::drop_buffer(core);
+        0
+    }))
+}
+
+/// `*_free`: releases the buffer and the handle; NULL is a no-op; 0 or a
+/// negative error code.
+///
+/// # Safety
+/// As for [`core_of`]; `handle` is dead afterwards.
+pub(crate) unsafe fn free_family<F: Family>(handle: *mut F) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { free_handle(handle) }.map(|()| 0))
+}
+
+/// Written over the tag of a released handle.
+const DEAD_TAG: u64 = 0xDEAD_A110_C0DE_0000;
+
+/// What a handle points to: the family tag, then the core.
+#[repr(C)]
+struct Handle<C> {
+    tag: u64,
+    core: C,
+}
+
+/// Boxes `core` behind a new handle of family `F`.
+pub(crate) fn new_handle<F: Family>(core: F::Core) -> *mut F {
+    Box::into_raw(Box::new(Handle { tag: F::TAG, core })).cast::<F>()
+}
+
+/// The core behind `handle`.
+///
+/// # Safety
+/// `handle` must be NULL or a live handle of some family (from `*_new`, not
+/// yet given to `*_free`), used by one thread at a time.
+#[inline]
+pub(crate) unsafe fn core_of<'a, F: Family>(handle: *mut F) -> Result<&'a mut F::Core, Error> {
+    if handle.is_null() {
+        return Err(Error::NullHandle);
+    }
+    // SAFETY: every live handle of every family points to a `Handle<_>`,
+    // which is `repr(C)` and starts with its `u64` tag.
+    let tag = unsafe { handle.cast::<u64>().read() };
+    if tag != F::TAG {
+        return Err(Error::InvalidArgument);
+    }
+    // SAFETY: the tag proves that this is a live `Handle<F::Core>`, and the
+    // caller guarantees no other reference to it is in use.
+    Ok(unsafe { &mut (*handle.cast::<Handle<F::Core>>()).core })
+}
+
+/// Releases a handle made by [`new_handle`]; NULL is a no-op.
+///
+/// # Safety
+/// As for [`core_of`].
+pub(crate) unsafe fn free_handle<F: Family>(handle: *mut F) -> Result<(), Error> {
+    if handle.is_null() {
+        return Ok(());
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { core_of(handle)? };
+    let handle = handle.cast::<Handle<F::Core>>();
+    // SAFETY: the family check above proves `handle` came from
+    // `Box::into_raw` in `new_handle` for this core type, and is still live.
+    let mut boxed = unsafe { Box::from_raw(handle) };
+    boxed.tag = DEAD_TAG;
+    drop(boxed);
+    Ok(())
+}
+
+/// A C return type: how a failure looks in it.
+pub trait ReturnValue {
+    /// The value returned for `error`.
+    fn failure(error: Error) -> Self;
+}
+
+impl ReturnValue for Allocation {
+    fn failure(_: Error) -> Self {
+        Allocation::FAILED
+    }
+}
+
+impl ReturnValue for Layout {
+    fn failure(_: Error) -> Self {
+        INVALID_LAYOUT
+    }
+}
+
+impl<T> ReturnValue for *mut T {
+    fn failure(_: Error) -> Self {
+        core::ptr::null_mut()
+    }
+}
+
+/// A status or count: the value on success, the negative code on failure.
+impl ReturnValue for i64 {
+    fn failure(error: Error) -> Self {
+        error.code()
+    }
+}
+
+/// The C value of `result`; a failure is also recorded as the thread's last
+/// error.
+#[inline]
+pub(crate) fn finish<T: ReturnValue>(result: Result<T, Error>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => fail(error),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn fail<T: ReturnValue>(error: Error) -> T {
+    set_last_error(error);
+    T::failure(error)
+}
+
+/// A byte count or address as `int64_t` (all fit: sizes are capped at
+/// `i64::MAX`, and user-space addresses are below 2^63).
+#[inline]
+pub(crate) fn to_i64(value: usize) -> i64 {
+    value as i64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ALL_ERRORS;
+
+    #[test]
+    fn c_constants_match_the_error_enum() {
+        let constants = [
+            VAIS_ALLOC_E_INVALID_LAYOUT,
+            VAIS_ALLOC_E_INVALID_ARGUMENT,
+            VAIS_ALLOC_E_NULL_HANDLE,
+            VAIS_ALLOC_E_OUT_OF_MEMORY,
+            VAIS_ALLOC_E_EXHAUSTED,
+            VAIS_ALLOC_E_FOREIGN_POINTER,
+            VAIS_ALLOC_E_DOUBLE_FREE,
+            VAIS_ALLOC_E_EMPTY,
+        ];
+        for (constant, error) in constants.iter().zip(ALL_ERRORS) {
+            assert_eq!(*constant, error.code());
+        }
+        assert_eq!(VAIS_ALLOC_OK, 0);
+    }
+}

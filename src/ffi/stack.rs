@@ -1,0 +1,111 @@
+//! `stack_*`: the LIFO stack allocator.
+
+use super::{core_of, drop_family, finish, free_family, new_handle, to_i64, Family};
+use crate::layout::{Allocation, Layout};
+use crate::stack::Stack;
+
+/// Opaque handle of a stack allocator (Vais code holds it in an `i64`).
+pub struct StackAllocator {
+    _opaque: [u8; 0],
+}
+
+impl Family for StackAllocator {
+    type Core = Stack;
+    const TAG: u64 = 0x5641_4953_5354_434B; // "VAISSTCK"
+    fn drop_buffer(core: &mut Stack) {
+        core.drop_buffer();
+    }
+}
+
+/// Creates a stack owning a `capacity`-byte buffer (16-byte aligned).
+/// Returns NULL on a negative capacity (`VAIS_ALLOC_E_INVALID_ARGUMENT`) or
+/// when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
+#[no_mangle]
+pub extern "C" fn stack_new(capacity: i64) -> *mut StackAllocator {
+    finish(Stack::new(capacity).map(new_handle))
+}
+
+/// Pushes an allocation of `layout` (8-byte header below it, address aligned
+/// to `layout.align`). Returns `{0, 0}` on failure, the stack unchanged:
+/// `VAIS_ALLOC_E_EXHAUSTED`, `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_alloc(stack: *mut StackAllocator, layout: Layout) -> Allocation {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.and_then(|stack| stack.alloc(layout)))
+}
+
+/// Pops the most recent live allocation; `stack_remaining` returns to its
+/// value before that allocation. Returns 0, or `VAIS_ALLOC_E_EMPTY` when
+/// nothing is live (nothing changes), or a bad handle's code.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_pop(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(
+        unsafe { core_of(stack) }
+            .and_then(|stack| stack.pop())
+            .map(|()| 0),
+    )
+}
+
+/// Pops everything. Returns 0, or a negative error code for a bad handle.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.map(|stack| {
+        stack.reset();
+        0
+    }))
+}
+
+/// Returns the bytes above the top of the stack (`capacity - top`), or a
+/// negative error code for a bad handle.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_remaining(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.map(|stack| to_i64(stack.remaining())))
+}
+
+/// Returns the number of live allocations, or a negative error code for a
+/// bad handle.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_depth(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.map(|stack| to_i64(stack.depth())))
+}
+
+/// Releases the buffer; the handle stays valid, empty, capacity 0. Returns
+/// 0, or a negative error code for a bad handle.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_drop(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { drop_family(stack) }
+}
+
+/// `stack_drop`, then releases the handle itself; NULL is a no-op returning
+/// 0.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle; it is dead afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn stack_free(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    unsafe { free_family(stack) }
+}

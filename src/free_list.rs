@@ -1,0 +1,657 @@
+//! The general-purpose free-list allocator: variable sizes, any alignment,
+//! free in any order, coalescing, O(1) operations (two-level segregated fit,
+//! as in TLSF) and O(1) validation of every free.
+//!
+//! # Blocks
+//!
+//! The heap is a run of blocks that tile the buffer; every block starts at a
+//! 16-aligned offset with a 16-byte header:
+//!
+//! ```text
+//!  offset b                b+8                     b+16                 b+size
+//!  | prev_size | PREV_FREE | magic | size | FREE  | payload ...          |
+//!  |        word 0         |        word 1       | (free: next, prev)   |
+//! ```
+//!
+//! - word 0 describes the physical predecessor: its size (0 for the first
+//!   block) and whether it is free (bit 0). It lets a free merge backwards.
+//! - word 1 describes this block: its size (a multiple of 16, at least
+//!   [`MIN_BLOCK`], below 2^40) in bits 4..40, [`FREE`] in bit 0, and in bits
+//!   40..64 a magic value derived from this allocator and the block's offset.
+//!   A pointer whose header does not carry the right magic was not handed
+//!   out here. Headers swallowed by a merge are wiped, so a stale pointer
+//!   into a merged block is refused too.
+//! - a free block keeps the offsets of its neighbours in its class's list in
+//!   the first two payload words (hence the 32-byte minimum block).
+//!
+//! # Size classes
+//!
+//! Sizes below 256 map linearly to 16 classes of 16 bytes (first level 0);
+//! a size with highest bit `f >= 8` maps to first level `f - 7` and to the
+//! second level given by the next 4 bits. One bit per non-empty first level
+//! and one 16-bit map per first level find the first non-empty class at or
+//! above a given one in two `trailing_zeros`. Allocation rounds the request
+//! up to the next class boundary ("good fit"), so any block of the class it
+//! finds fits; if that finds nothing it also tries the head of the
+//! request's own class. Neither operation walks a list.
+//!
+//! # Invariants (checked by [`FreeList::check_consistency`])
+//!
+//! 1. Blocks tile `[0, heap_len)`; every header has the right magic, a size
+//!    that is a multiple of 16 and at least [`MIN_BLOCK`].
+//! 2. Word 0 of every block is its predecessor's size and free bit.
+//! 3. No two free blocks are adjacent.
+//! 4. Every free block is in exactly the list of its class, the list links
+//!    are symmetric, and a class's bit is set iff its list is non-empty.
+//! 5. `allocated` is the sum of the sizes of the blocks in use.
+
+use crate::buffer::Buffer;
+use crate::error::Error;
+use crate::layout::{Allocation, Layout};
+
+/// Bytes of the header before every block's payload.
+pub const HEADER_SIZE: usize = 16;
+/// The smallest block, header included.
+pub const MIN_BLOCK: usize = 32;
+/// Granularity of block sizes and offsets.
+const GRANULE: usize = 16;
+/// The largest capacity one free list manages (just under 1 TiB): block
+/// sizes fit in 40 bits.
+pub const MAX_CAPACITY: i64 = (1 << 40) - GRANULE as i64;
+
+const FREE: u64 = 1;
+const PREV_FREE: u64 = 1;
+const SIZE_MASK: u64 = ((1 << 40) - 1) & !(GRANULE as u64 - 1);
+const MAGIC_SHIFT: u32 = 40;
+const NONE: u64 = u64::MAX;
+
+const SL_LOG2: u32 = 4;
+const SL_COUNT: usize = 1 << SL_LOG2;
+/// Sizes below this map linearly (first level 0).
+const SMALL_LIMIT: usize = SL_COUNT * GRANULE;
+const FL_COUNT: usize = 40 - 7;
+
+/// The class `(first, second)` that a block of `size` bytes belongs to.
+#[inline]
+fn class_of(size: usize) -> (usize, usize) {
+    if size < SMALL_LIMIT {
+        (0, size / GRANULE)
+    } else {
+        let top = usize::BITS - 1 - size.leading_zeros();
+        let second = (size >> (top - SL_LOG2)) & (SL_COUNT - 1);
+        ((top - 7) as usize, second)
+    }
+}
+
+/// The first class all of whose blocks are at least `size` bytes, or
+/// `None` past the last class.
+#[inline]
+fn class_at_least(size: usize) -> Option<(usize, usize)> {
+    let rounded = if size < SMALL_LIMIT {
+        size
+    } else {
+        let top = usize::BITS - 1 - size.leading_zeros();
+        size.checked_add((1 << (top - SL_LOG2)) - 1)?
+    };
+    let class = class_of(rounded);
+    (class.0 < FL_COUNT).then_some(class)
+}
+
+/// The block size (header included) serving `size` payload bytes, if any
+/// block could.
+#[inline]
+fn block_size_for(size: usize) -> Option<usize> {
+    let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & !(GRANULE - 1);
+    Some(total.max(MIN_BLOCK))
+}
+
+/// A general-purpose allocator over an owned buffer.
+#[derive(Debug)]
+pub struct FreeList {
+    buffer: Buffer,
+    /// Bytes of the buffer covered by blocks (capacity rounded down to 16).
+    heap_len: usize,
+    /// The capacity asked for.
+    capacity: usize,
+    /// Bytes of blocks in use, headers included.
+    allocated: usize,
+    /// Per-allocator key mixed into every block's magic.
+    key: u64,
+    first_map: u64,
+    second_maps: [u16; FL_COUNT],
+    heads: Box<[[u64; SL_COUNT]; FL_COUNT]>,
+}
+
+impl FreeList {
+    /// An allocator over a fresh buffer of `capacity` bytes: one free block
+    /// covering it. `InvalidArgument` when `capacity` cannot hold one
+    /// minimum block or exceeds [`MAX_CAPACITY`].
+    pub fn new(capacity: i64) -> Result<FreeList, Error> {
+        if capacity < MIN_BLOCK as i64 || capacity > MAX_CAPACITY {
+            return Err(Error::InvalidArgument);
+        }
+        let capacity = capacity as usize;
+        let buffer = Buffer::allocate(capacity, false)?;
+        let key =
+            (buffer.start() as u64 ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        let mut list = FreeList {
+            buffer,
+            heap_len: capacity & !(GRANULE - 1),
+            capacity,
+            allocated: 0,
+            key,
+            first_map: 0,
+            second_maps: [0; FL_COUNT],
+            heads: Box::new([[NONE; SL_COUNT]; FL_COUNT]),
+        };
+        list.write_prev(0, 0, false);
+        list.make_free(0, list.heap_len);
+        Ok(list)
+    }
+
+    // ----- header access -------------------------------------------------
+
+    #[inline]
+    fn magic(&self, offset: usize) -> u64 {
+        (offset as u64 ^ self.key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MAGIC_SHIFT
+    }
+
+    #[inline]
+    fn word1(&self, offset: usize) -> u64 {
+        self.buffer.read_word(offset + 8)
+    }
+
+    #[inline]
+    fn size(&self, offset: usize) -> usize {
+        (self.word1(offset) & SIZE_MASK) as usize
+    }
+
+    #[inline]
+    fn is_free(&self, offset: usize) -> bool {
+        self.word1(offset) & FREE != 0
+    }
+
+    #[inline]
+    fn write_header(&mut self, offset: usize, size: usize, free: bool) {
+        let word = self.magic(offset) << MAGIC_SHIFT | size as u64 | if free { FREE } else { 0 };
+        self.buffer.write_word(offset + 8, word);
+    }
+
+    /// Records in the block at `offset` (if any) its predecessor's size and
+    /// state.
+    #[inline]
+    fn write_prev(&mut self, offset: usize, prev_size: usize, prev_free: bool) {
+        if offset < self.heap_len {
+            let word = prev_size as u64 | if prev_free { PREV_FREE } else { 0 };
+            self.buffer.write_word(offset, word);
+        }
+    }
+
+    // ----- free lists ----------------------------------------------------
+
+    #[inline]
+    fn link(&self, offset: usize, which: usize) -> u64 {
+        self.buffer.read_word(offset + HEADER_SIZE + 8 * which)
+    }
+
+    #[inline]
+    fn set_link(&mut self, offset: usize, which: usize, value: u64) {
+        self.buffer
+            .write_word(offset + HEADER_SIZE + 8 * which, value);
+    }
+
+    fn insert(&mut self, offset: usize, size: usize) {
+        let (first, second) = class_of(size);
+        let head = self.heads[first][second];
+        self.set_link(offset, 0, head);
+        self.set_link(offset, 1, NONE);
+        if head != NONE {
+            self.set_link(head as usize, 1, offset as u64);
+        }
+        self.heads[first][second] = offset as u64;
+        self.first_map |= 1 << first;
+        self.second_maps[first] |= 1 << second;
+    }
+
+    fn remove(&mut self, offset: usize, size: usize) {
+        let (first, second) = class_of(size);
+        let next = self.link(offset, 0);
+        let prev = self.link(offset, 1);
+        if next != NONE {
+            self.set_link(next as usize, 1, prev);
+        }
+        if prev != NONE {
+            self.set_link(prev as usize, 0, next);
+        } else {
+            self.heads[first][second] = next;
+            if next == NONE {
+                self.second_maps[first] &= !(1 << second);
+                if self.second_maps[first] == 0 {
+                    self.first_map &= !(1 << first);
+                }
+            }
+        }
+    }
+
+    /// Marks `[offset, offset + size)` as one free block, lists it, and
+    /// tells its successor.
+    fn make_free(&mut self, offset: usize, size: usize) {
+        self.write_header(offset, size, true);
+        self.insert(offset, size);
+        self.write_prev(offset + size, size, true);
+    }
+
+    /// The first non-empty class at or above `(first, second)`.
+    #[inline]
+    fn find_class(&self, (first, second): (usize, usize)) -> Option<(usize, usize)> {
+        let seconds = self.second_maps[first] as u32 & (u32::MAX << second);
+        if seconds != 0 {
+            return Some((first, seconds.trailing_zeros() as usize));
+        }
+        let firsts = self.first_map & u64::MAX.checked_shl(first as u32 + 1).unwrap_or(0);
+        if firsts == 0 {
+            return None;
+        }
+        let first = firsts.trailing_zeros() as usize;
+        Some((first, self.second_maps[first].trailing_zeros() as usize))
+    }
+
+    /// A free block of at least `size` bytes, without walking a list.
+    #[inline]
+    fn find_block(&self, size: usize) -> Option<usize> {
+        if let Some(class) = class_at_least(size).and_then(|c| self.find_class(c)) {
+            return Some(self.heads[class.0][class.1] as usize);
+        }
+        let (first, second) = class_of(size);
+        let head = *self.heads.get(first)?.get(second)?;
+        (head != NONE && self.size(head as usize) >= size).then_some(head as usize)
+    }
+
+    // ----- the API -------------------------------------------------------
+
+    /// Allocates `layout`; `Allocation.size` is the usable size of the block.
+    pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
+        let layout = layout.check()?;
+        let needed = block_size_for(layout.size).ok_or(Error::Exhausted)?;
+        let start = self.buffer.start();
+        // Payloads are 16-aligned; a larger alignment may need a leading
+        // gap, which becomes a free block of its own (so at least MIN_BLOCK).
+        let search = if layout.align <= GRANULE {
+            needed
+        } else {
+            needed
+                .checked_add(layout.align + MIN_BLOCK)
+                .ok_or(Error::Exhausted)?
+        };
+        let offset = self.find_block(search).ok_or(Error::Exhausted)?;
+        let size = self.size(offset);
+        self.remove(offset, size);
+
+        let gap = if (start + offset + HEADER_SIZE) % layout.align == 0 {
+            0
+        } else {
+            let payload =
+                (start + offset + HEADER_SIZE + MIN_BLOCK + layout.align - 1) & !(layout.align - 1);
+            payload - HEADER_SIZE - start - offset
+        };
+        let (offset, size) = if gap > 0 {
+            self.make_free(offset, gap);
+            (offset + gap, size - gap)
+        } else {
+            (offset, size)
+        };
+        let used = if size - needed >= MIN_BLOCK {
+            self.make_free(offset + needed, size - needed);
+            needed
+        } else {
+            size
+        };
+        self.write_header(offset, used, false);
+        self.write_prev(offset + used, used, false);
+        self.allocated += used;
+        Ok(Allocation::new(
+            start + offset + HEADER_SIZE,
+            used - HEADER_SIZE,
+        ))
+    }
+
+    /// The offset of the in-use block whose payload starts at `address`.
+    #[inline]
+    fn validate(&self, address: i64) -> Result<usize, Error> {
+        let offset = (address as usize).wrapping_sub(self.buffer.start() + HEADER_SIZE);
+        if offset % GRANULE != 0 || offset >= self.heap_len {
+            return Err(Error::ForeignPointer);
+        }
+        let word = self.word1(offset);
+        let size = (word & SIZE_MASK) as usize;
+        if word >> MAGIC_SHIFT != self.magic(offset)
+            || size < MIN_BLOCK
+            || size > self.heap_len - offset
+        {
+            return Err(Error::ForeignPointer);
+        }
+        if word & FREE != 0 {
+            return Err(Error::DoubleFree);
+        }
+        // The successor must record this block as its in-use predecessor.
+        let next = offset + size;
+        if next < self.heap_len && self.buffer.read_word(next) != size as u64 {
+            return Err(Error::ForeignPointer);
+        }
+        Ok(offset)
+    }
+
+    /// Frees the block at `address`, merging it with free neighbours. 0 is
+    /// a no-op; anything else not handed out here is refused unchanged.
+    pub fn dealloc(&mut self, address: i64) -> Result<(), Error> {
+        if address == 0 {
+            return Ok(());
+        }
+        let mut offset = self.validate(address)?;
+        let mut size = self.size(offset);
+        self.allocated -= size;
+        let prev = self.buffer.read_word(offset);
+        if prev & PREV_FREE != 0 {
+            let prev_offset = offset - (prev & SIZE_MASK) as usize;
+            self.remove(prev_offset, offset - prev_offset);
+            self.buffer.write_word(offset + 8, 0);
+            size += offset - prev_offset;
+            offset = prev_offset;
+        }
+        let next = offset + size;
+        if next < self.heap_len && self.is_free(next) {
+            let next_size = self.size(next);
+            self.remove(next, next_size);
+            self.buffer.write_word(next + 8, 0);
+            size += next_size;
+        }
+        self.make_free(offset, size);
+        Ok(())
+    }
+
+    /// Bytes of blocks in use, headers included.
+    pub fn total_allocated(&self) -> usize {
+        self.allocated
+    }
+
+    /// `capacity - total_allocated`.
+    pub fn remaining(&self) -> usize {
+        self.capacity - self.allocated
+    }
+
+    /// The largest `size` for which `alloc(Layout { size, align: 8 })` would
+    /// succeed now (0 if none would, which 0 also means when only zero-size
+    /// requests fit).
+    pub fn largest_free_block(&self) -> usize {
+        if self.first_map == 0 {
+            return 0;
+        }
+        let first = 63 - self.first_map.leading_zeros() as usize;
+        let second = 15 - self.second_maps[first].leading_zeros() as usize;
+        // Any size whose class is at or below the top class succeeds;
+        // above that only the head of the top class can serve (see
+        // `find_block`): the largest request is then the larger of the two.
+        let head = self.heads[first][second] as usize;
+        self.size(head) - HEADER_SIZE
+    }
+
+    /// Releases the buffer; the allocator stays valid, empty, capacity 0.
+    pub fn drop_buffer(&mut self) {
+        self.buffer.release();
+        self.heap_len = 0;
+        self.capacity = 0;
+        self.allocated = 0;
+        self.first_map = 0;
+        self.second_maps = [0; FL_COUNT];
+        *self.heads = [[NONE; SL_COUNT]; FL_COUNT];
+    }
+
+    /// Verifies every invariant listed in the module documentation;
+    /// `Err` names the first one broken. Walks the whole heap: for tests
+    /// and debugging, not for hot paths.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let mut offset = 0;
+        let mut prev_size = 0;
+        let mut prev_free = false;
+        let mut allocated = 0;
+        let mut free_blocks = 0;
+        while offset < self.heap_len {
+            let word = self.word1(offset);
+            let size = (word & SIZE_MASK) as usize;
+            let free = word & FREE != 0;
+            if word >> MAGIC_SHIFT != self.magic(offset) {
+                return Err(format!("block {offset}: bad magic"));
+            }
+            if size < MIN_BLOCK || size % GRANULE != 0 || size > self.heap_len - offset {
+                return Err(format!("block {offset}: bad size {size}"));
+            }
+            let prev_word = self.buffer.read_word(offset);
+            if prev_word != prev_size as u64 | u64::from(prev_free) {
+                return Err(format!("block {offset}: word 0 {prev_word:#x}, predecessor {prev_size} free={prev_free}"));
+            }
+            if free && prev_free {
+                return Err(format!("block {offset}: two adjacent free blocks"));
+            }
+            if free {
+                free_blocks += 1;
+                let (first, second) = class_of(size);
+                if !self.list_contains(first, second, offset) {
+                    return Err(format!("free block {offset} not in its class list"));
+                }
+            } else {
+                allocated += size;
+            }
+            prev_size = size;
+            prev_free = free;
+            offset += size;
+        }
+        if offset != self.heap_len {
+            return Err(format!("blocks end at {offset}, heap at {}", self.heap_len));
+        }
+        if allocated != self.allocated {
+            return Err(format!(
+                "allocated {} but blocks in use sum to {allocated}",
+                self.allocated
+            ));
+        }
+        let mut listed = 0;
+        for first in 0..FL_COUNT {
+            for second in 0..SL_COUNT {
+                let count = self.list_len(first, second)?;
+                listed += count;
+                let bit = self.second_maps[first] & (1 << second) != 0;
+                if bit != (count > 0) {
+                    return Err(format!(
+                        "class ({first},{second}): bit {bit}, {count} blocks"
+                    ));
+                }
+            }
+            if (self.first_map & (1 << first) != 0) != (self.second_maps[first] != 0) {
+                return Err(format!("first level {first}: map disagrees"));
+            }
+        }
+        if listed != free_blocks {
+            return Err(format!("{listed} listed blocks, {free_blocks} free blocks"));
+        }
+        Ok(())
+    }
+
+    fn list_contains(&self, first: usize, second: usize, offset: usize) -> bool {
+        let mut cursor = self.heads[first][second];
+        while cursor != NONE {
+            if cursor as usize == offset {
+                return true;
+            }
+            cursor = self.link(cursor as usize, 0);
+        }
+        false
+    }
+
+    fn list_len(&self, first: usize, second: usize) -> Result<usize, String> {
+        let mut count = 0;
+        let mut prev = NONE;
+        let mut cursor = self.heads[first][second];
+        while cursor != NONE {
+            let offset = cursor as usize;
+            if offset >= self.heap_len
+                || !self.is_free(offset)
+                || class_of(self.size(offset)) != (first, second)
+            {
+                return Err(format!(
+                    "class ({first},{second}) lists a wrong block {offset}"
+                ));
+            }
+            if self.link(offset, 1) != prev {
+                return Err(format!("block {offset}: back link broken"));
+            }
+            count += 1;
+            if count > self.heap_len / MIN_BLOCK {
+                return Err(format!("class ({first},{second}): cycle"));
+            }
+            prev = cursor;
+            cursor = self.link(offset, 0);
+        }
+        Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(list: &FreeList) {
+        list.check_consistency().unwrap();
+    }
+
+    #[test]
+    fn class_mapping_is_monotonic_and_rounding_fits() {
+        let mut last = (0, 0);
+        for size in (MIN_BLOCK..1 << 20).step_by(16) {
+            let class = class_of(size);
+            assert!(class >= last, "{size}");
+            last = class;
+            let up = class_at_least(size).unwrap();
+            // Every block of class `up` is at least `size`.
+            let lowest = (size..).step_by(16).find(|&s| class_of(s) == up).unwrap();
+            assert!(lowest >= size);
+            assert!(up >= class);
+        }
+        assert_eq!(class_of((MAX_CAPACITY - 16) as usize).0, FL_COUNT - 1);
+    }
+
+    #[test]
+    fn reference_example_and_reuse() {
+        let mut list = FreeList::new(8192).unwrap();
+        let a1 = list.alloc(Layout::new(100, 8)).unwrap();
+        let a2 = list.alloc(Layout::new(500, 8)).unwrap();
+        let a3 = list.alloc(Layout::new(200, 8)).unwrap();
+        assert!(a1.size >= 100 && a2.size >= 500 && a3.size >= 200);
+        check(&list);
+        list.dealloc(a2.ptr).unwrap();
+        list.dealloc(a1.ptr).unwrap();
+        check(&list);
+        let a4 = list.alloc(Layout::new(300, 8)).unwrap();
+        assert!(
+            a4.ptr >= a1.ptr && a4.ptr < a3.ptr,
+            "reuses the merged space"
+        );
+        check(&list);
+        list.dealloc(a3.ptr).unwrap();
+        list.dealloc(a4.ptr).unwrap();
+        check(&list);
+        assert_eq!((list.remaining(), list.total_allocated()), (8192, 0));
+        assert_eq!(list.largest_free_block(), 8192 - 16);
+    }
+
+    #[test]
+    fn alignment_is_real_and_padding_is_not_leaked() {
+        let mut list = FreeList::new(1 << 20).unwrap();
+        let mut live = vec![];
+        for shift in 0..=14 {
+            let a = list.alloc(Layout::new(40, 1 << shift)).unwrap();
+            assert_eq!(a.ptr % (1 << shift), 0, "align {}", 1 << shift);
+            live.push(a);
+            check(&list);
+        }
+        let in_use: i64 = live.iter().map(|a| a.size + 16).sum();
+        assert_eq!(
+            list.total_allocated() as i64,
+            in_use,
+            "gaps are free, not in use"
+        );
+        for a in live {
+            list.dealloc(a.ptr).unwrap();
+            check(&list);
+        }
+        assert_eq!(list.largest_free_block(), (1 << 20) - 16);
+    }
+
+    #[test]
+    fn bad_frees_are_refused_without_change() {
+        let mut list = FreeList::new(4096).unwrap();
+        let mut other = FreeList::new(4096).unwrap();
+        let a = list.alloc(Layout::new(64, 8)).unwrap();
+        let b = list.alloc(Layout::new(64, 8)).unwrap();
+        let foreign = other.alloc(Layout::new(64, 8)).unwrap();
+        let before = (list.total_allocated(), list.largest_free_block());
+        for bad in [
+            a.ptr + 16,
+            a.ptr + 8,
+            a.ptr + 1,
+            a.ptr - 16,
+            foreign.ptr,
+            16,
+            -16,
+            i64::MAX,
+        ] {
+            assert_eq!(list.dealloc(bad), Err(Error::ForeignPointer), "{bad:#x}");
+        }
+        list.dealloc(a.ptr).unwrap();
+        assert_eq!(list.dealloc(a.ptr), Err(Error::DoubleFree));
+        check(&list);
+        list.dealloc(b.ptr).unwrap();
+        // `b` merged with `a` and the tail: its header is gone.
+        assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer));
+        assert_eq!(list.dealloc(a.ptr), Err(Error::DoubleFree));
+        check(&list);
+        assert_eq!(list.total_allocated(), 0);
+        assert!(before.0 > 0);
+    }
+
+    #[test]
+    fn exhaustion_and_bad_layouts() {
+        let mut list = FreeList::new(256).unwrap();
+        assert_eq!(list.alloc(Layout::new(256, 8)), Err(Error::Exhausted));
+        assert_eq!(list.alloc(Layout::new(i64::MAX, 1)), Err(Error::Exhausted));
+        assert_eq!(list.alloc(Layout::new(8, 1 << 62)), Err(Error::Exhausted));
+        assert_eq!(list.alloc(Layout::new(-1, 8)), Err(Error::InvalidLayout));
+        let all = list.alloc(Layout::new(240, 8)).unwrap();
+        assert_eq!(all.size, 240);
+        assert_eq!(list.alloc(Layout::new(0, 1)), Err(Error::Exhausted));
+        assert_eq!(list.largest_free_block(), 0);
+        check(&list);
+        assert_eq!(FreeList::new(31).unwrap_err(), Error::InvalidArgument);
+        assert_eq!(FreeList::new(-1).unwrap_err(), Error::InvalidArgument);
+        assert_eq!(
+            FreeList::new(MAX_CAPACITY + 1).unwrap_err(),
+            Error::InvalidArgument
+        );
+    }
+
+    #[test]
+    fn largest_free_block_is_exact() {
+        let mut list = FreeList::new(100_000).unwrap();
+        let a = list.alloc(Layout::new(30_000, 8)).unwrap();
+        let _b = list.alloc(Layout::new(100, 8)).unwrap();
+        list.dealloc(a.ptr).unwrap();
+        let largest = list.largest_free_block() as i64;
+        assert!(largest >= 30_000);
+        assert_eq!(
+            list.alloc(Layout::new(largest + 1, 8)),
+            Err(Error::Exhausted)
+        );
+        let fits = list.alloc(Layout::new(largest, 8)).unwrap();
+        list.dealloc(fits.ptr).unwrap();
+        check(&list);
+    }
+}

@@ -1,0 +1,35 @@
+//! # vais_alloc
+//!
+//! The memory allocators of the Vais runtime, usable from Rust (this crate's
+//! core modules) and from C or Vais through the C ABI in [`ffi`] and the
+//! generated header `include/vais_alloc.h`.
+//!
+//! | module | allocator |
+//! |---|---|
+//! | [`global`] | system `malloc` with any power-of-two alignment |
+//! | [`bump`] | bump arena: pointer-bump allocation, free everything at once |
+//! | [`pool`] | fixed-size blocks, O(1) allocate/free, every free checked |
+//! | [`free_list`] | general purpose: two-level segregated fit, coalescing |
+//! | [`stack`] | LIFO: each pop restores the state before its allocation |
+//!
+//! The core modules hold no `extern "C"` code and no raw handles; they
+//! return `Result<_, Error>` and never panic on any input. The [`ffi`]
+//! module is the thin boundary: null and family checks on handles, error
+//! codes, the thread's last error.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
+
+pub mod buffer;
+pub mod bump;
+pub mod error;
+pub mod free_list;
+pub mod global;
+pub mod layout;
+pub mod pool;
+pub mod stack;
+
+pub mod ffi;
+
+pub use error::Error;
+pub use layout::{Allocation, Layout};
