@@ -32,7 +32,7 @@ C_BUILD    := c_tests/build
 VALGRIND   := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
 .PHONY: all lib header check-header demo check test abi c-tests c-plain c-valgrind \
-        c-asan lint symbols bench bench-build install uninstall clean
+        c-asan lint symbols bench bench-build install uninstall clean check-install
 
 all: lib header
 
@@ -64,7 +64,7 @@ demo: lib
 
 # ---- tests ---------------------------------------------------------------
 
-check: check-header lint test abi symbols c-tests bench-build
+check: check-header lint test abi symbols c-tests check-install bench-build
 	@echo "make check: all passed"
 
 test:
@@ -133,6 +133,19 @@ install: lib
 	install -m 644 $(STATIC) $(LIBDIR)/libvais_alloc.a
 	install -m 644 $(HEADER) $(INCDIR)/vais_alloc.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' vais_alloc.pc.in > $(PCDIR)/vais_alloc.pc
+
+# Install into a scratch DESTDIR, build the demo through pkg-config, run it,
+# uninstall, and make sure nothing is left behind.
+check-install: lib
+	@stage=$$(mktemp -d) && \
+	$(MAKE) --no-print-directory install DESTDIR=$$stage PREFIX=/usr >/dev/null && \
+	flags=$$(PKG_CONFIG_SYSROOT_DIR=$$stage PKG_CONFIG_PATH=$$stage/usr/lib/pkgconfig pkg-config --cflags --libs vais_alloc) && \
+	$(CC) $(CSTD) $(CWARN) examples/demo.c $$flags -o $$stage/demo && \
+	LD_LIBRARY_PATH=$$stage/usr/lib $$stage/demo > $$stage/demo.out && \
+	$(MAKE) --no-print-directory uninstall DESTDIR=$$stage PREFIX=/usr >/dev/null && \
+	left=$$(find $$stage/usr -type f -o -type l) && \
+	if [ -n "$$left" ]; then echo "check-install: left behind: $$left"; exit 1; fi && \
+	rm -rf $$stage && echo "check-install: install, pkg-config link, run, uninstall: ok"
 
 uninstall:
 	rm -f $(LIBDIR)/libvais_alloc.so.$(VERSION) $(LIBDIR)/libvais_alloc.so.$(MAJOR) \

@@ -31,6 +31,8 @@ pub struct Allocation {
 
 impl Allocation {
     /// The failed allocation `{0, 0}`.
+    ///
+    /// cbindgen:ignore
     pub const FAILED: Allocation = Allocation { ptr: 0, size: 0 };
 
     /// An allocation of `size` bytes at address `ptr`.
