@@ -119,7 +119,7 @@ pub struct FreeList {
     key: u64,
     first_map: u64,
     second_maps: [u16; FL_COUNT],
-    heads: Box<[[u64; SL_COUNT]; FL_COUNT]>,
+    heads: [[u64; SL_COUNT]; FL_COUNT],
 }
 
 impl FreeList {
@@ -142,7 +142,7 @@ impl FreeList {
             key,
             first_map: 0,
             second_maps: [0; FL_COUNT],
-            heads: Box::new([[NONE; SL_COUNT]; FL_COUNT]),
+            heads: [[NONE; SL_COUNT]; FL_COUNT],
         };
         list.write_prev(0, 0, false);
         list.make_free(0, list.heap_len);
@@ -403,7 +403,7 @@ impl FreeList {
         self.allocated = 0;
         self.first_map = 0;
         self.second_maps = [0; FL_COUNT];
-        *self.heads = [[NONE; SL_COUNT]; FL_COUNT];
+        self.heads = [[NONE; SL_COUNT]; FL_COUNT];
     }
 
     /// Verifies every invariant listed in the module documentation;

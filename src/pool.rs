@@ -10,7 +10,7 @@
 //!  link[i] == ALLOCATED   block i is in use
 //!  link[i] == j           block i is free, block j is the next free one
 //!  link[i] == END         block i is the last free block
-//!  i >= frontier          block i was never handed out (link[i] unused)
+//!  i >= links.len()       block i was never handed out (the frontier)
 //! ```
 //!
 //! A free therefore costs one exact-division test (a multiply by the
@@ -38,7 +38,6 @@ pub struct Pool {
     /// `block_size.trailing_zeros()`.
     shift: u32,
     num_blocks: u32,
-    frontier: u32,
     free_head: u32,
     allocated: u32,
 }
@@ -93,7 +92,6 @@ impl Pool {
             inverse: odd_inverse((block_size >> shift) as u64),
             shift,
             num_blocks: num_blocks as u32,
-            frontier: 0,
             free_head: END,
             allocated: 0,
         })
@@ -102,21 +100,24 @@ impl Pool {
     /// A free block's address; `Exhausted` when none is left.
     #[inline]
     pub fn alloc(&mut self) -> Result<usize, Error> {
-        let index = if self.free_head != END {
-            let index = self.free_head;
-            let slot = &mut self.links[index as usize];
+        let index = self.free_head as usize;
+        if let Some(slot) = self.links.get_mut(index) {
+            // A free block (END is never a valid index: `links` is shorter).
             self.free_head = *slot;
             *slot = ALLOCATED;
-            index
-        } else if self.frontier < self.num_blocks {
+        } else if self.links.len() < self.num_blocks as usize {
             self.links.push(ALLOCATED);
-            self.frontier += 1;
-            self.frontier - 1
+            return self.handed_out(self.links.len() - 1);
         } else {
             return Err(Error::Exhausted);
-        };
+        }
+        self.handed_out(index)
+    }
+
+    #[inline]
+    fn handed_out(&mut self, index: usize) -> Result<usize, Error> {
         self.allocated += 1;
-        Ok(self.buffer.start() + index as usize * self.block_size)
+        Ok(self.buffer.start() + index * self.block_size)
     }
 
     /// Gives a block back. 0 is a no-op; anything but the start of a block
@@ -128,7 +129,7 @@ impl Pool {
             return Ok(());
         }
         let index = self.block_index(address).ok_or(Error::ForeignPointer)?;
-        let slot = &mut self.links[index];
+        let slot = self.links.get_mut(index).ok_or(Error::ForeignPointer)?;
         if *slot != ALLOCATED {
             return Err(Error::DoubleFree);
         }
@@ -141,18 +142,17 @@ impl Pool {
     /// The index of the block starting at `address`, if it is one that was
     /// handed out. `offset / block_size` is exact iff `rotate(offset *
     /// inverse, shift)` is at most `u64::MAX / block_size`; every index
-    /// below `frontier` is, and every inexact quotient lands above it.
+    /// below the frontier is, and every inexact quotient lands above it.
     #[inline]
     fn block_index(&self, address: i64) -> Option<usize> {
         let offset = (address as u64).wrapping_sub(self.buffer.start() as u64);
         let index = offset.wrapping_mul(self.inverse).rotate_right(self.shift);
-        (index < self.frontier as u64).then_some(index as usize)
+        (index < self.links.len() as u64).then_some(index as usize)
     }
 
     /// Whether `address` is the start of a block of this pool now in use.
     pub fn owns(&self, address: i64) -> bool {
-        self.block_index(address)
-            .is_some_and(|i| self.links[i] == ALLOCATED)
+        self.block_index(address).and_then(|i| self.links.get(i)) == Some(&ALLOCATED)
     }
 
     /// Blocks that can still be allocated.
@@ -175,7 +175,6 @@ impl Pool {
         self.buffer.release();
         self.links = Vec::new();
         self.num_blocks = 0;
-        self.frontier = 0;
         self.free_head = END;
         self.allocated = 0;
     }
