@@ -16,7 +16,7 @@
 //! - word 0 describes the physical predecessor: its size (0 for the first
 //!   block) and whether it is free (bit 0). It lets a free merge backwards.
 //! - word 1 describes this block: its size (a multiple of 16, at least
-//!   [`MIN_BLOCK`], below 2^40) in bits 4..40, [`FREE`] in bit 0, and in bits
+//!   [`MIN_BLOCK`], below 2^40) in bits 4..40, `FREE` in bit 0, and in bits
 //!   40..64 a magic value derived from this allocator and the block's offset.
 //!   A pointer whose header does not carry the right magic was not handed
 //!   out here. Headers swallowed by a merge are wiped, so a stale pointer

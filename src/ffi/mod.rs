@@ -3,10 +3,10 @@
 //! Each export is a few lines built from the helpers here, so the boundary
 //! logic exists once:
 //!
-//! - [`core_of`] turns a handle into its core allocator, refusing NULL
+//! - `core_of` turns a handle into its core allocator, refusing NULL
 //!   (`VAIS_ALLOC_E_NULL_HANDLE`) and handles of another family
 //!   (`VAIS_ALLOC_E_INVALID_ARGUMENT`, from the tag every handle starts with);
-//! - [`new_handle`] / [`free_handle`] box a core behind a tagged handle and
+//! - `new_handle` / `free_handle` box a core behind a tagged handle and
 //!   release it (the tag is wiped first, so a stale handle is refused);
 //! - [`ReturnValue`] turns a core `Result` into the C return value and
 //!   records the thread's last error on failure.

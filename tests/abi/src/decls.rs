@@ -1,0 +1,139 @@
+//! The C ABI of `vais_alloc` written as plain declarations, for two readers:
+//!
+//! - ctest2 (build.rs) parses this file with its old Rust parser and
+//!   `--cfg ctest_parse`: it sees the `#[cfg(ctest_parse)]` stand-ins below
+//!   and writes C code that checks every item against `vais_alloc.h`. Keep
+//!   the syntax old-fashioned: a classic `extern "C"` block, `#[repr(C)]`
+//!   structs, one path per `use`.
+//! - rustc compiles this file into the checker without that cfg, so the
+//!   names resolve to the crate's real types; main.rs ties each function and
+//!   constant below to the crate's own at compile time.
+
+// ---- types ---------------------------------------------------------------
+
+/// Stand-in for `vais_alloc::Layout`, read by ctest2 only.
+#[cfg(ctest_parse)]
+#[repr(C)]
+pub struct Layout {
+    pub size: i64,
+    pub align: i64,
+}
+
+/// Stand-in for `vais_alloc::Allocation`, read by ctest2 only.
+#[cfg(ctest_parse)]
+#[repr(C)]
+pub struct Allocation {
+    pub ptr: i64,
+    pub size: i64,
+}
+
+// Opaque handles (incomplete types in C): only pointers to them are used.
+#[cfg(ctest_parse)]
+pub enum BumpAllocator {}
+#[cfg(ctest_parse)]
+pub enum PoolAllocator {}
+#[cfg(ctest_parse)]
+pub enum FreeListAllocator {}
+#[cfg(ctest_parse)]
+pub enum StackAllocator {}
+
+// What rustc compiles: the crate's real types.
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::ffi::bump::BumpAllocator;
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::ffi::free_list::FreeListAllocator;
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::ffi::pool::PoolAllocator;
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::ffi::stack::StackAllocator;
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::Allocation;
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::Layout;
+
+use std::os::raw::c_char;
+
+// ---- constants -----------------------------------------------------------
+
+pub const VAIS_ALLOC_OK: i64 = 0;
+pub const VAIS_ALLOC_E_INVALID_LAYOUT: i64 = -1;
+pub const VAIS_ALLOC_E_INVALID_ARGUMENT: i64 = -2;
+pub const VAIS_ALLOC_E_NULL_HANDLE: i64 = -3;
+pub const VAIS_ALLOC_E_OUT_OF_MEMORY: i64 = -4;
+pub const VAIS_ALLOC_E_EXHAUSTED: i64 = -5;
+pub const VAIS_ALLOC_E_FOREIGN_POINTER: i64 = -6;
+pub const VAIS_ALLOC_E_DOUBLE_FREE: i64 = -7;
+pub const VAIS_ALLOC_E_EMPTY: i64 = -8;
+
+// ---- functions -----------------------------------------------------------
+
+// `improper_ctypes`: rustc resolves the handle types to the crate's own,
+// which are deliberately not `#[repr(C)]` (so that cbindgen emits them as
+// opaque `typedef struct X X;`); they only ever cross the ABI behind a
+// pointer, so their layout does not matter.
+#[allow(improper_ctypes)]
+extern "C" {
+    // layout_*
+    pub fn layout_new(size: i64, align: i64) -> Layout;
+    pub fn layout_for_i64() -> Layout;
+    pub fn layout_for_i32() -> Layout;
+    pub fn layout_for_ptr() -> Layout;
+    pub fn layout_array(elem_size: i64, elem_align: i64, count: i64) -> Layout;
+    pub fn layout_extend(base: Layout, ext: Layout) -> Layout;
+
+    // global_*
+    pub fn global_alloc(layout: Layout) -> Allocation;
+    pub fn global_alloc_zeroed(layout: Layout) -> Allocation;
+    pub fn global_dealloc(ptr: i64, layout: Layout);
+    pub fn global_realloc(ptr: i64, old_layout: Layout, new_layout: Layout) -> Allocation;
+
+    // bump_*
+    pub fn bump_new(capacity: i64) -> *mut BumpAllocator;
+    pub fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut BumpAllocator;
+    pub fn bump_alloc(bump: *mut BumpAllocator, layout: Layout) -> Allocation;
+    pub fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Layout) -> Allocation;
+    pub fn bump_reset(bump: *mut BumpAllocator) -> i64;
+    pub fn bump_remaining(bump: *mut BumpAllocator) -> i64;
+    pub fn bump_total_allocated(bump: *mut BumpAllocator) -> i64;
+    pub fn bump_capacity(bump: *mut BumpAllocator) -> i64;
+    pub fn bump_owns(bump: *mut BumpAllocator, ptr: i64) -> i64;
+    pub fn bump_drop(bump: *mut BumpAllocator) -> i64;
+    pub fn bump_free(bump: *mut BumpAllocator) -> i64;
+
+    // pool_*
+    pub fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocator;
+    pub fn pool_alloc(pool: *mut PoolAllocator) -> i64;
+    pub fn pool_dealloc(pool: *mut PoolAllocator, ptr: i64) -> i64;
+    pub fn pool_num_free_blocks(pool: *mut PoolAllocator) -> i64;
+    pub fn pool_num_allocated(pool: *mut PoolAllocator) -> i64;
+    pub fn pool_block_size(pool: *mut PoolAllocator) -> i64;
+    pub fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64;
+    pub fn pool_drop(pool: *mut PoolAllocator) -> i64;
+    pub fn pool_free(pool: *mut PoolAllocator) -> i64;
+
+    // freelist_*
+    pub fn freelist_new(capacity: i64) -> *mut FreeListAllocator;
+    pub fn freelist_alloc(list: *mut FreeListAllocator, layout: Layout) -> Allocation;
+    pub fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64) -> i64;
+    pub fn freelist_total_allocated(list: *mut FreeListAllocator) -> i64;
+    pub fn freelist_remaining(list: *mut FreeListAllocator) -> i64;
+    pub fn freelist_largest_free_block(list: *mut FreeListAllocator) -> i64;
+    pub fn freelist_drop(list: *mut FreeListAllocator) -> i64;
+    pub fn freelist_free(list: *mut FreeListAllocator) -> i64;
+
+    // stack_*
+    pub fn stack_new(capacity: i64) -> *mut StackAllocator;
+    pub fn stack_alloc(stack: *mut StackAllocator, layout: Layout) -> Allocation;
+    pub fn stack_pop(stack: *mut StackAllocator) -> i64;
+    pub fn stack_reset(stack: *mut StackAllocator) -> i64;
+    pub fn stack_remaining(stack: *mut StackAllocator) -> i64;
+    pub fn stack_depth(stack: *mut StackAllocator) -> i64;
+    pub fn stack_drop(stack: *mut StackAllocator) -> i64;
+    pub fn stack_free(stack: *mut StackAllocator) -> i64;
+
+    // vais_alloc_*
+    pub fn vais_alloc_last_error() -> i64;
+    pub fn vais_alloc_clear_error();
+    pub fn vais_alloc_error_message(code: i64) -> *const c_char;
+    pub fn vais_alloc_version() -> *const c_char;
+}
