@@ -48,6 +48,7 @@
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::layout::{Allocation, Layout};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes of the header before every block's payload.
 pub const HEADER_SIZE: usize = 16;
@@ -105,6 +106,20 @@ fn block_size_for(size: usize) -> Option<usize> {
     Some(total.max(MIN_BLOCK))
 }
 
+/// A key no other free list of this process has: a counter, the buffer
+/// address and a stack address (ASLR), mixed by splitmix64's finaliser.
+fn new_key(buffer_start: usize) -> u64 {
+    static CREATED: AtomicU64 = AtomicU64::new(0);
+    let serial = CREATED.fetch_add(1, Ordering::Relaxed);
+    let local = 0u8;
+    let mut key = serial.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ buffer_start as u64
+        ^ (&local as *const u8 as u64).rotate_left(32);
+    key = (key ^ (key >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    key = (key ^ (key >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    key ^ (key >> 31)
+}
+
 /// A general-purpose allocator over an owned buffer.
 #[derive(Debug)]
 pub struct FreeList {
@@ -131,9 +146,11 @@ impl FreeList {
             return Err(Error::InvalidArgument);
         }
         let capacity = capacity as usize;
-        let buffer = Buffer::allocate(capacity, false)?;
-        let key =
-            (buffer.start() as u64 ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+        // Zero-filled, so a never-written word reads as 0 (which no magic
+        // equals) rather than as uninitialised memory; large buffers come
+        // as fresh zero pages, so this costs nothing.
+        let buffer = Buffer::allocate(capacity, true)?;
+        let key = new_key(buffer.start());
         let mut list = FreeList {
             buffer,
             heap_len: capacity & !(GRANULE - 1),
@@ -151,9 +168,13 @@ impl FreeList {
 
     // ----- header access -------------------------------------------------
 
+    /// The 24-bit magic of the block at `offset`: never 0 (so zeroed
+    /// memory never passes) and different for every allocator ever made
+    /// in this process, even one whose buffer reuses an old address.
     #[inline]
     fn magic(&self, offset: usize) -> u64 {
-        (offset as u64 ^ self.key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> MAGIC_SHIFT
+        let mixed = (offset as u64 ^ self.key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        mixed >> (MAGIC_SHIFT + 1) | 1 << (63 - MAGIC_SHIFT)
     }
 
     #[inline]
@@ -616,6 +637,22 @@ mod tests {
         check(&list);
         assert_eq!(list.total_allocated(), 0);
         assert!(before.0 > 0);
+    }
+
+    #[test]
+    fn stale_headers_of_an_earlier_list_are_refused() {
+        // Whether or not the system reuses the buffer, the second list must
+        // refuse pointers of the first: keys differ per list.
+        for _ in 0..8 {
+            let mut first = FreeList::new(4096).unwrap();
+            let _a = first.alloc(Layout::new(64, 8)).unwrap();
+            let b = first.alloc(Layout::new(64, 8)).unwrap();
+            drop(first);
+            let mut second = FreeList::new(4096).unwrap();
+            assert_eq!(second.dealloc(b.ptr), Err(Error::ForeignPointer));
+            assert_eq!(second.total_allocated(), 0);
+            check(&second);
+        }
     }
 
     #[test]
