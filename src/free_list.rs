@@ -192,9 +192,15 @@ impl FreeList {
         self.word1(offset) & FREE != 0
     }
 
+    /// Word 1 of a block at `offset` of `size` bytes.
+    #[inline]
+    fn header(&self, offset: usize, size: usize, free: bool) -> u64 {
+        self.magic(offset) << MAGIC_SHIFT | size as u64 | if free { FREE } else { 0 }
+    }
+
     #[inline]
     fn write_header(&mut self, offset: usize, size: usize, free: bool) {
-        let word = self.magic(offset) << MAGIC_SHIFT | size as u64 | if free { FREE } else { 0 };
+        let word = self.header(offset, size, free);
         self.buffer.write_word(offset + 8, word);
     }
 
@@ -358,6 +364,17 @@ impl FreeList {
         let next = offset + size;
         if next < self.heap_len && self.buffer.read_word(next) != size as u64 {
             return Err(Error::ForeignPointer);
+        }
+        // A free predecessor must be where word 0 says, and say so itself.
+        let prev = self.buffer.read_word(offset);
+        if prev & PREV_FREE != 0 {
+            let prev_size = (prev & SIZE_MASK) as usize;
+            let prev_offset = offset.wrapping_sub(prev_size);
+            if prev_size > offset
+                || self.word1(prev_offset) != self.header(prev_offset, prev_size, true)
+            {
+                return Err(Error::ForeignPointer);
+            }
         }
         Ok(offset)
     }
@@ -637,6 +654,28 @@ mod tests {
         check(&list);
         assert_eq!(list.total_allocated(), 0);
         assert!(before.0 > 0);
+    }
+
+    #[test]
+    fn a_corrupted_predecessor_link_is_refused_not_followed() {
+        let mut list = FreeList::new(4096).unwrap();
+        let a = list.alloc(Layout::new(64, 8)).unwrap();
+        let b = list.alloc(Layout::new(64, 8)).unwrap();
+        let _c = list.alloc(Layout::new(64, 8)).unwrap();
+        list.dealloc(a.ptr).unwrap();
+        let word0 = (b.ptr - 16) as usize as *mut u64;
+        // SAFETY: word 0 of b's header lies inside the list's buffer; this
+        // simulates a caller overflowing `a` into it.
+        let saved = unsafe { word0.read() };
+        for bogus in [saved + 16, saved + (1 << 20), 16 | 1] {
+            // SAFETY: as above.
+            unsafe { word0.write(bogus) };
+            assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer), "{bogus:#x}");
+        }
+        // SAFETY: as above; restores the genuine header.
+        unsafe { word0.write(saved) };
+        list.dealloc(b.ptr).unwrap();
+        check(&list);
     }
 
     #[test]
