@@ -7,6 +7,7 @@
 #   make bench      benchmarks against peers (see BENCHMARKS.md)
 #   make install    PREFIX=/usr/local DESTDIR=  (uninstall to undo)
 
+SHELL   := bash
 CARGO   ?= cargo
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -65,10 +66,15 @@ demo: lib
 # ---- tests ---------------------------------------------------------------
 
 check: check-header lint test abi symbols c-tests check-install bench-build
-	@echo "make check: all passed"
+	@$(PYTHON) tools/summarize.py $(CHECK_LOGS)/cargo-test.log $(C_BUILD)/plain.log
 
+CHECK_LOGS := target/check-logs
+
+# Unit, integration/property and doc tests of the crate (the ABI crate has
+# none: `make abi` runs it). The log feeds the summary line of `make check`.
 test:
-	$(CARGO) test --workspace --all-targets
+	@mkdir -p $(CHECK_LOGS)
+	$(CARGO) test -p vais_alloc 2>&1 | tee $(CHECK_LOGS)/cargo-test.log; exit $${PIPESTATUS[0]}
 
 abi:
 	$(CARGO) run --quiet --release -p vais_alloc_abi_check
@@ -100,7 +106,7 @@ $(C_BUILD)/run_tests_asan: $(C_TEST_SRC) c_tests/harness.h $(HEADER) $(SO)
 $(SO): lib
 
 c-plain: lib $(C_BUILD)/run_tests
-	./$(C_BUILD)/run_tests
+	./$(C_BUILD)/run_tests | tee $(C_BUILD)/plain.log; exit $${PIPESTATUS[0]}
 
 c-valgrind: lib $(C_BUILD)/run_tests
 	$(VALGRIND) ./$(C_BUILD)/run_tests > $(C_BUILD)/valgrind.log || { cat $(C_BUILD)/valgrind.log; exit 1; }

@@ -258,7 +258,7 @@ TEST(freelist_bad_layouts_fail_and_change_nothing) {
         {{INT64_MAX, 8}, VAIS_ALLOC_E_INVALID_LAYOUT},
         {{INT64_C(1) << 62, 8}, VAIS_ALLOC_E_EXHAUSTED},
         {{1, INT64_C(1) << 62}, VAIS_ALLOC_E_EXHAUSTED},
-        {{8, 4096}, VAIS_ALLOC_E_EXHAUSTED},
+        {{4000, 4096}, VAIS_ALLOC_E_EXHAUSTED},
         {{4096, 8}, VAIS_ALLOC_E_EXHAUSTED},
         {{-64, 8}, VAIS_ALLOC_E_INVALID_LAYOUT},
         {{-200, 8}, VAIS_ALLOC_E_INVALID_LAYOUT},

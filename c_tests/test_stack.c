@@ -23,11 +23,12 @@ static int64_t align_up(int64_t value, int64_t align) { return (value + align - 
 
 /* API.md's placement, as a model: the 8-byte header at the first 8-aligned
  * offset at or after the top, the payload at the first address aligned as
- * requested after it. Returns the payload address; *top moves past it. */
+ * requested after it; a zero-size request takes one byte. Returns the
+ * payload address; *top moves past it. */
 static int64_t model_push(int64_t base, int64_t *top, Layout l) {
     int64_t header = align_up(*top, 8);
     int64_t payload = align_up(base + header + 8, l.align);
-    *top = payload - base + l.size;
+    *top = payload - base + (l.size > 0 ? l.size : 1);
     return payload;
 }
 

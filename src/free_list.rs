@@ -2,6 +2,22 @@
 //! free in any order, coalescing, O(1) operations (two-level segregated fit,
 //! as in TLSF) and O(1) validation of every free.
 //!
+//! ```
+//! use vais_alloc::{free_list::FreeList, Error, Layout};
+//!
+//! let mut heap = FreeList::new(8192)?;
+//! let a = heap.alloc(Layout::new(100, 8))?;
+//! let b = heap.alloc(Layout::new(500, 256))?;
+//! assert_eq!(b.ptr % 256, 0);
+//! heap.dealloc(a.ptr)?;
+//! heap.dealloc(b.ptr)?;
+//! // Freed neighbours merged back into one block.
+//! assert_eq!(heap.remaining(), 8192);
+//! assert_eq!(heap.largest_free_block(), 8192 - 16);
+//! heap.check_consistency().expect("consistent");
+//! # Ok::<(), Error>(())
+//! ```
+//!
 //! # Blocks
 //!
 //! The heap is a run of blocks that tile the buffer; every block starts at a
@@ -283,15 +299,48 @@ impl FreeList {
         Some((first, self.second_maps[first].trailing_zeros() as usize))
     }
 
-    /// A free block of at least `size` bytes, without walking a list.
+    /// The head of the highest non-empty class: the best candidate when
+    /// the good-fit search comes up empty.
     #[inline]
-    fn find_block(&self, size: usize) -> Option<usize> {
-        if let Some(class) = class_at_least(size).and_then(|c| self.find_class(c)) {
-            return Some(self.heads[class.0][class.1] as usize);
+    fn top_head(&self) -> Option<usize> {
+        if self.first_map == 0 {
+            return None;
         }
-        let (first, second) = class_of(size);
-        let head = *self.heads.get(first)?.get(second)?;
-        (head != NONE && self.size(head as usize) >= size).then_some(head as usize)
+        let first = 63 - self.first_map.leading_zeros() as usize;
+        let second = 15 - self.second_maps[first].leading_zeros() as usize;
+        Some(self.heads[first][second] as usize)
+    }
+
+    /// Bytes to skip at the start of the free block at `offset` so that its
+    /// payload is aligned to `align`: 0, or a gap big enough to become a
+    /// free block of its own.
+    #[inline]
+    fn gap_for(&self, offset: usize, align: usize) -> usize {
+        let payload = self.buffer.start() + offset + HEADER_SIZE;
+        if payload % align == 0 {
+            0
+        } else {
+            ((payload + MIN_BLOCK + align - 1) & !(align - 1)) - payload
+        }
+    }
+
+    /// A free block that can hold `needed` bytes at alignment `align`,
+    /// without walking a list: the first block of the first class whose
+    /// every block fits even with the worst alignment gap, or else the
+    /// head of the highest class if it happens to fit.
+    #[inline]
+    fn find_block(&self, needed: usize, align: usize) -> Option<usize> {
+        let worst_case = if align <= GRANULE {
+            needed
+        } else {
+            needed.checked_add(align + MIN_BLOCK)?
+        };
+        if let Some((first, second)) = class_at_least(worst_case).and_then(|c| self.find_class(c)) {
+            return Some(self.heads[first][second] as usize);
+        }
+        let head = self.top_head()?;
+        let fits = self.size(head).checked_sub(self.gap_for(head, align))? >= needed;
+        fits.then_some(head)
     }
 
     // ----- the API -------------------------------------------------------
@@ -300,27 +349,15 @@ impl FreeList {
     pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
         let layout = layout.check()?;
         let needed = block_size_for(layout.size).ok_or(Error::Exhausted)?;
-        let start = self.buffer.start();
-        // Payloads are 16-aligned; a larger alignment may need a leading
-        // gap, which becomes a free block of its own (so at least MIN_BLOCK).
-        let search = if layout.align <= GRANULE {
-            needed
-        } else {
-            needed
-                .checked_add(layout.align + MIN_BLOCK)
-                .ok_or(Error::Exhausted)?
-        };
-        let offset = self.find_block(search).ok_or(Error::Exhausted)?;
+        let offset = self
+            .find_block(needed, layout.align)
+            .ok_or(Error::Exhausted)?;
         let size = self.size(offset);
         self.remove(offset, size);
 
-        let gap = if (start + offset + HEADER_SIZE) % layout.align == 0 {
-            0
-        } else {
-            let payload =
-                (start + offset + HEADER_SIZE + MIN_BLOCK + layout.align - 1) & !(layout.align - 1);
-            payload - HEADER_SIZE - start - offset
-        };
+        // Payloads are 16-aligned; a larger alignment may need a leading
+        // gap, which goes back to the free lists as a block of its own.
+        let gap = self.gap_for(offset, layout.align);
         let (offset, size) = if gap > 0 {
             self.make_free(offset, gap);
             (offset + gap, size - gap)
@@ -336,10 +373,8 @@ impl FreeList {
         self.write_header(offset, used, false);
         self.write_prev(offset + used, used, false);
         self.allocated += used;
-        Ok(Allocation::new(
-            start + offset + HEADER_SIZE,
-            used - HEADER_SIZE,
-        ))
+        let payload = self.buffer.start() + offset + HEADER_SIZE;
+        Ok(Allocation::new(payload, used - HEADER_SIZE))
     }
 
     /// The offset of the in-use block whose payload starts at `address`.
@@ -421,16 +456,11 @@ impl FreeList {
     /// succeed now (0 if none would, which 0 also means when only zero-size
     /// requests fit).
     pub fn largest_free_block(&self) -> usize {
-        if self.first_map == 0 {
-            return 0;
-        }
-        let first = 63 - self.first_map.leading_zeros() as usize;
-        let second = 15 - self.second_maps[first].leading_zeros() as usize;
-        // Any size whose class is at or below the top class succeeds;
+        // Any request whose class is at or below the top class succeeds;
         // above that only the head of the top class can serve (see
-        // `find_block`): the largest request is then the larger of the two.
-        let head = self.heads[first][second] as usize;
-        self.size(head) - HEADER_SIZE
+        // `find_block`), so its size is the limit.
+        self.top_head()
+            .map_or(0, |head| self.size(head) - HEADER_SIZE)
     }
 
     /// Releases the buffer; the allocator stays valid, empty, capacity 0.
@@ -670,7 +700,11 @@ mod tests {
         for bogus in [saved + 16, saved + (1 << 20), 16 | 1] {
             // SAFETY: as above.
             unsafe { word0.write(bogus) };
-            assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer), "{bogus:#x}");
+            assert_eq!(
+                list.dealloc(b.ptr),
+                Err(Error::ForeignPointer),
+                "{bogus:#x}"
+            );
         }
         // SAFETY: as above; restores the genuine header.
         unsafe { word0.write(saved) };
@@ -712,6 +746,20 @@ mod tests {
             FreeList::new(MAX_CAPACITY + 1).unwrap_err(),
             Error::InvalidArgument
         );
+    }
+
+    #[test]
+    fn an_aligned_request_that_fits_the_top_block_succeeds() {
+        // The worst-case search wants 4016 + 64 + 32 bytes, more than the
+        // heap; the actual gap (0..=80 bytes) leaves room in the one block.
+        let mut list = FreeList::new(4096).unwrap();
+        let a = list.alloc(Layout::new(4000, 64)).unwrap();
+        assert_eq!(a.ptr % 64, 0);
+        check(&list);
+        assert_eq!(list.alloc(Layout::new(4000, 64)), Err(Error::Exhausted));
+        list.dealloc(a.ptr).unwrap();
+        assert_eq!(list.remaining(), 4096);
+        check(&list);
     }
 
     #[test]

@@ -12,6 +12,25 @@
 //! | [`free_list`] | general purpose: two-level segregated fit, coalescing |
 //! | [`stack`] | LIFO: each pop restores the state before its allocation |
 //!
+//! From Rust, use the cores directly:
+//!
+//! ```
+//! use vais_alloc::{bump::Bump, pool::Pool, Error, Layout};
+//!
+//! let mut arena = Bump::new(4096)?;
+//! let block = arena.alloc(Layout::new(100, 64))?;
+//! assert_eq!(block.ptr % 64, 0);
+//! assert_eq!(arena.alloc(Layout::new(5000, 8)), Err(Error::Exhausted));
+//! arena.reset();
+//! assert_eq!(arena.remaining(), 4096);
+//!
+//! let mut pool = Pool::new(64, 100)?;
+//! let node = pool.alloc()?;
+//! pool.dealloc(node as i64)?;
+//! assert_eq!(pool.dealloc(node as i64), Err(Error::DoubleFree));
+//! # Ok::<(), Error>(())
+//! ```
+//!
 //! The core modules hold no `extern "C"` code and no raw handles; they
 //! return `Result<_, Error>` and never panic on any input. The [`ffi`]
 //! module is the thin boundary: null and family checks on handles, error

@@ -15,6 +15,9 @@
 //! `previous top % 8`. Since the header sits at `align_up(previous top, 8)`,
 //! those 3 bits recover the previous top exactly, for any capacity. The
 //! allocator itself keeps only the top and the offset of the newest header.
+//!
+//! A zero-size request takes one byte, so its pointer lies inside the
+//! buffer and a stack with only a header's room left refuses it.
 
 use crate::buffer::Buffer;
 use crate::error::Error;
@@ -57,8 +60,10 @@ impl Stack {
         let header = (self.top + 7) & !7;
         let payload_min = start + header + HEADER_SIZE;
         let payload = align_up(payload_min, layout.align).ok_or(Error::Exhausted)?;
+        // A zero-size request takes one byte, as in the bump arena: its
+        // pointer then lies inside the buffer and is distinct.
         let new_top = (payload - start)
-            .checked_add(layout.size)
+            .checked_add(layout.size.max(1))
             .ok_or(Error::Exhausted)?;
         if new_top > self.buffer.capacity() {
             return Err(Error::Exhausted);

@@ -1,0 +1,475 @@
+//! Model-based tests of the free-list (segregated fit) allocator.
+//!
+//! The model keeps the live allocations. `total_allocated` must be the sum
+//! of `usable size + 16` (header) over them, `remaining` must be `capacity -
+//! total_allocated`, and `check_consistency()` must pass after every step.
+//!
+//! Whether a request fits depends on fragmentation, which the model does
+//! not track; it is judged against `largest_free_block()` read just before
+//! the request, which is documented as the largest size an align-8 request
+//! can have and still succeed. Payloads are 16-aligned, so any alignment up
+//! to 16 behaves as 8 and the answer is exact; for larger alignments a
+//! request must fail when it exceeds `largest_free_block()` and must succeed
+//! when even the worst alignment gap (`align + 32`) leaves room for it.
+//!
+//! The allocator owns its buffer; the test finds its start with a probe: a
+//! fresh allocator is one free block at offset 0, so its first allocation
+//! aligned to at most 16 has its header at the buffer start.
+
+mod common;
+
+use common::{
+    check_disjoint, check_inside, config, core_layout_ok, edge_i64, fill, request_align,
+    request_size, sequence, verify, Rng, Span,
+};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use proptest::test_runner::TestCaseError;
+use std::collections::BTreeMap;
+use vais_alloc::free_list::{FreeList, HEADER_SIZE, MIN_BLOCK};
+use vais_alloc::{Error, Layout};
+
+#[derive(Clone, Debug)]
+enum Target {
+    /// A live allocation.
+    Live(Index),
+    /// A pointer handed out earlier and freed since (a double free, or a
+    /// stale pointer into a merged or reused block).
+    Stale(Index),
+    /// The payload address of a block header at offset `16 * k`.
+    Grid(usize),
+    /// `delta` bytes into (or before) a live allocation.
+    Interior(Index, i64),
+    /// A live allocation of another free list.
+    Foreign,
+    /// An arbitrary value.
+    Raw(i64),
+    Null,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// `fill_all`: the test writes its pattern over the whole usable size
+    /// (else only over the requested size, leaving whatever was there, such
+    /// as old headers, in the rest).
+    Alloc {
+        size: i64,
+        align: i64,
+        fill_all: bool,
+    },
+    Dealloc(Target),
+    DropBuffer,
+}
+
+fn target() -> impl Strategy<Value = Target> {
+    prop_oneof![
+        20 => any::<Index>().prop_map(Target::Live),
+        3 => any::<Index>().prop_map(Target::Stale),
+        2 => (0usize..600).prop_map(Target::Grid),
+        3 => (any::<Index>(), -48i64..300).prop_map(|(i, d)| Target::Interior(i, d)),
+        1 => Just(Target::Foreign),
+        1 => edge_i64().prop_map(Target::Raw),
+        1 => Just(Target::Null),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        24 => (request_size(300), request_align(), prop::bool::weighted(0.75))
+            .prop_map(|(size, align, fill_all)| Op::Alloc { size, align, fill_all }),
+        28 => target().prop_map(Op::Dealloc),
+    ]
+}
+
+/// Operations for a large heap: sizes spread over many size classes
+/// (log-uniform up to 2^26), alignments up to 2^16.
+fn large_op() -> impl Strategy<Value = Op> {
+    let size = (0u32..=26, any::<u64>()).prop_map(|(k, r)| (r % (1u64 << k) + (1 << k) / 2) as i64);
+    let align = prop_oneof![6 => Just(8i64), 1 => (0u32..=16).prop_map(|k| 1i64 << k)];
+    prop_oneof![
+        5 => (size, align).prop_map(|(size, align)| Op::Alloc { size, align, fill_all: true }),
+        4 => any::<Index>().prop_map(|i| Op::Dealloc(Target::Live(i))),
+        1 => target().prop_map(Op::Dealloc),
+    ]
+}
+
+/// The block size serving `size` payload bytes: header included, rounded
+/// to 16, at least the minimum block (module docs).
+fn block_size_for(size: u128) -> u128 {
+    ((size + HEADER_SIZE as u128).div_ceil(16) * 16).max(MIN_BLOCK as u128)
+}
+
+#[derive(Debug)]
+enum Expect {
+    Fail(Error),
+    Succeed,
+    /// Either outcome is allowed (large alignment, middle ground).
+    Either,
+}
+
+struct Model {
+    start: usize,
+    capacity: usize,
+    /// Live allocations: payload address -> (usable size, filled, id).
+    live: BTreeMap<usize, (usize, usize, u64)>,
+    /// Payload addresses handed out and freed since.
+    stale: Vec<usize>,
+    dropped: bool,
+}
+
+impl Model {
+    fn total(&self) -> usize {
+        self.live
+            .values()
+            .map(|&(size, _, _)| size + HEADER_SIZE)
+            .sum()
+    }
+
+    fn expect_alloc(&self, size: i64, align: i64, largest: usize) -> Expect {
+        if !core_layout_ok(size, align) {
+            return Expect::Fail(Error::InvalidLayout);
+        }
+        let (size, align) = (size as u128, align as u128);
+        let largest = largest as u128;
+        if self.dropped || largest == 0 || size > largest {
+            return Expect::Fail(Error::Exhausted);
+        }
+        if align <= 16 || block_size_for(size) + align + MIN_BLOCK as u128 <= largest + 16 {
+            Expect::Succeed
+        } else {
+            Expect::Either
+        }
+    }
+
+    fn address_of(&self, target: &Target, foreign: i64) -> i64 {
+        let live: Vec<usize> = self.live.keys().copied().collect();
+        let payload0 = (self.start + HEADER_SIZE) as i64;
+        match target {
+            Target::Live(i) if !live.is_empty() => live[i.index(live.len())] as i64,
+            Target::Stale(i) if !self.stale.is_empty() => {
+                self.stale[i.index(self.stale.len())] as i64
+            }
+            Target::Live(_) | Target::Stale(_) => payload0,
+            Target::Grid(k) => payload0 + 16 * *k as i64,
+            Target::Interior(i, d) => {
+                let base = if live.is_empty() {
+                    payload0
+                } else {
+                    live[i.index(live.len())] as i64
+                };
+                // Never the payload itself: that would be a valid free.
+                base.wrapping_add(if *d == 0 { 1 } else { *d })
+            }
+            Target::Foreign => foreign,
+            Target::Raw(v) => *v,
+            Target::Null => 0,
+        }
+    }
+
+    fn check(&self, list: &FreeList) -> Result<(), TestCaseError> {
+        if let Err(e) = list.check_consistency() {
+            prop_assert!(false, "check_consistency: {}", e);
+        }
+        let capacity = if self.dropped { 0 } else { self.capacity };
+        let total = self.total();
+        prop_assert_eq!(list.total_allocated(), total);
+        prop_assert_eq!(list.remaining(), capacity - total);
+        prop_assert!(
+            list.largest_free_block() + HEADER_SIZE <= (capacity - total).max(HEADER_SIZE)
+        );
+        let mut spans = Vec::with_capacity(self.live.len());
+        for (&ptr, &(size, filled, id)) in &self.live {
+            // The header is part of the block: no other block may use it.
+            let span = Span {
+                start: ptr - HEADER_SIZE,
+                end: ptr + size,
+                id,
+            };
+            check_inside(span, self.start, self.start + capacity)?;
+            spans.push(span);
+            // SAFETY: a live allocation inside the buffer (checked).
+            unsafe { verify(ptr as *const u8, filled, id)? };
+        }
+        check_disjoint(spans)
+    }
+}
+
+/// A fresh free list and its buffer start, found by a probe.
+fn new_with_start(capacity: usize) -> Result<(FreeList, usize), TestCaseError> {
+    let mut list = FreeList::new(capacity as i64).unwrap();
+    let probe = list.alloc(Layout::new(0, 8)).unwrap();
+    list.dealloc(probe.ptr).unwrap();
+    let start = probe.ptr as usize - HEADER_SIZE;
+    prop_assert_eq!(start % 16, 0, "the free list's buffer is 16-byte aligned");
+    Ok((list, start))
+}
+
+/// Runs `ops` against a fresh free list of `capacity` bytes and the model,
+/// checking everything after every step. The test writes its pattern over
+/// at most `fill_limit` bytes of each allocation.
+fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), TestCaseError> {
+    let (mut list, start) = new_with_start(capacity)?;
+    let (mut other, _) = new_with_start(256)?;
+    let foreign = other.alloc(Layout::new(8, 8)).unwrap().ptr;
+    let mut model = Model {
+        start,
+        capacity,
+        live: BTreeMap::new(),
+        stale: Vec::new(),
+        dropped: false,
+    };
+    model.check(&list)?;
+    for (step, op) in ops.into_iter().enumerate() {
+        let largest = list.largest_free_block();
+        let before = (list.total_allocated(), list.remaining(), largest);
+        match op {
+            Op::Alloc {
+                size,
+                align,
+                fill_all,
+            } => {
+                let layout = Layout::new(size, align);
+                let expect = model.expect_alloc(size, align, largest);
+                let got = list.alloc(layout);
+                match (&expect, got) {
+                    (Expect::Succeed | Expect::Either, Ok(a)) => {
+                        let ptr = a.ptr as usize;
+                        let usable = a.size as usize;
+                        prop_assert_eq!(ptr % align as usize, 0, "step {}: {:?}", step, layout);
+                        prop_assert!(a.size >= size, "step {}: {:?} gave {:?}", step, layout, a);
+                        // No gross waste: at most a rounding granule and
+                        // a remainder too small to split off.
+                        prop_assert!(
+                            usable <= (size as usize).div_ceil(16) * 16 + MIN_BLOCK,
+                            "step {}: {:?} gave {} usable bytes",
+                            step,
+                            layout,
+                            usable
+                        );
+                        prop_assert!(!model.live.contains_key(&ptr));
+                        let id = step as u64;
+                        check_inside(
+                            Span {
+                                start: ptr - HEADER_SIZE,
+                                end: ptr + usable,
+                                id,
+                            },
+                            model.start,
+                            model.start + model.capacity,
+                        )?;
+                        let filled = if fill_all { usable } else { size as usize }.min(fill_limit);
+                        // SAFETY: inside the buffer (checked above).
+                        unsafe { fill(ptr as *mut u8, filled, id) };
+                        model.live.insert(ptr, (usable, filled, id));
+                        model.stale.retain(|&p| p != ptr);
+                    }
+                    (Expect::Fail(e), Err(g)) => {
+                        prop_assert_eq!(*e, g, "step {}: {:?} (largest {})", step, layout, largest);
+                    }
+                    (Expect::Either, Err(g)) => {
+                        prop_assert_eq!(g, Error::Exhausted, "step {}: {:?}", step, layout);
+                    }
+                    (e, g) => prop_assert!(
+                        false,
+                        "step {}: {:?} with largest_free_block {}: expected {:?}, got {:?}",
+                        step,
+                        layout,
+                        largest,
+                        e,
+                        g
+                    ),
+                }
+                if got.is_err() {
+                    let after = (
+                        list.total_allocated(),
+                        list.remaining(),
+                        list.largest_free_block(),
+                    );
+                    prop_assert_eq!(
+                        before,
+                        after,
+                        "step {}: a refused {:?} changed the state",
+                        step,
+                        layout
+                    );
+                }
+            }
+            Op::Dealloc(target) => {
+                let address = model.address_of(&target, foreign);
+                let got = list.dealloc(address);
+                let a = address as usize;
+                if address == 0 {
+                    prop_assert_eq!(got, Ok(()), "step {}", step);
+                } else if model.live.contains_key(&a) {
+                    prop_assert_eq!(got, Ok(()), "step {}: free of live {:#x}", step, a);
+                    model.live.remove(&a);
+                    model.stale.push(a);
+                } else {
+                    let aligned_in_heap = !model.dropped
+                        && a >= model.start + HEADER_SIZE
+                        && a < model.start + model.capacity
+                        && (a - model.start) % 16 == 0;
+                    if aligned_in_heap {
+                        // A free block's start, a stale pointer, or a
+                        // pointer into a payload: refused either way.
+                        prop_assert!(
+                            matches!(got, Err(Error::DoubleFree | Error::ForeignPointer)),
+                            "step {}: free of {:#x} ({:?}): {:?}",
+                            step,
+                            a,
+                            target,
+                            got
+                        );
+                    } else {
+                        prop_assert_eq!(
+                            got,
+                            Err(Error::ForeignPointer),
+                            "step {}: free of {:#x} ({:?})",
+                            step,
+                            a,
+                            target
+                        );
+                    }
+                    let after = (
+                        list.total_allocated(),
+                        list.remaining(),
+                        list.largest_free_block(),
+                    );
+                    prop_assert_eq!(
+                        before,
+                        after,
+                        "step {}: a refused free changed the state",
+                        step
+                    );
+                }
+            }
+            Op::DropBuffer => {
+                list.drop_buffer();
+                model.dropped = true;
+                model.live.clear();
+                model.stale.clear();
+            }
+        }
+        model.check(&list)?;
+    }
+    other.dealloc(foreign).unwrap();
+    other.check_consistency().unwrap();
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(256))]
+
+    #[test]
+    fn free_list_matches_model(
+        capacity in prop_oneof![
+            3 => 32usize..=16384,
+            1 => 16385usize..=65536,
+            1 => 32usize..=128,
+        ],
+        ops in sequence(op(), Op::DropBuffer),
+    ) {
+        run_model(capacity, ops, usize::MAX)?;
+    }
+
+    /// The same model over heaps of 1 MiB to 256 MiB (zero-filled by the
+    /// allocator, so untouched pages cost nothing), to reach the upper size
+    /// classes; only the first 64 bytes of each allocation are written.
+    #[test]
+    fn free_list_large_heap_matches_model(
+        capacity in (1usize << 20)..=(1 << 28),
+        ops in prop::collection::vec(large_op(), 1..120),
+    ) {
+        run_model(capacity, ops, 64)?;
+    }
+
+    /// Fill with random sizes until a request is refused, then with
+    /// minimum blocks until nothing is left; free everything in random
+    /// order; the heap must be one free block again.
+    #[test]
+    fn free_list_fill_and_drain(
+        capacity in prop_oneof![1 => 1024usize..=4096, 2 => 4096usize..=(1 << 18)],
+        sizes in prop::collection::vec(
+            (prop_oneof![4 => 0i64..=256, 1 => 0i64..=4096], prop_oneof![6 => Just(8i64), 1 => (0u32..=9).prop_map(|k| 1i64 << k)]),
+            1..400,
+        ),
+        seed in any::<u64>(),
+    ) {
+        let (mut list, start) = new_with_start(capacity)?;
+        let mut live: Vec<(usize, usize, u64)> = Vec::new();
+        let mut push = |list: &mut FreeList, size: i64, align: i64| -> Result<bool, TestCaseError> {
+            match list.alloc(Layout::new(size, align)) {
+                Ok(a) => {
+                    let (ptr, usable) = (a.ptr as usize, a.size as usize);
+                    let id = live.len() as u64;
+                    check_inside(Span { start: ptr - HEADER_SIZE, end: ptr + usable, id }, start, start + capacity)?;
+                    prop_assert_eq!(ptr % align as usize, 0);
+                    // SAFETY: inside the buffer (checked above).
+                    unsafe { fill(ptr as *mut u8, usable, id) };
+                    live.push((ptr, usable, id));
+                    Ok(true)
+                }
+                Err(e) => {
+                    prop_assert_eq!(e, Error::Exhausted);
+                    Ok(false)
+                }
+            }
+        };
+        // Random sizes (cycled) until the first refusal...
+        let mut refused = false;
+        for &(size, align) in sizes.iter().cycle().take(capacity / 16 + 1) {
+            if !push(&mut list, size, align)? {
+                refused = true;
+                break;
+            }
+        }
+        prop_assert!(refused, "{} bytes never filled", capacity);
+        // ...then the smallest blocks until even those are refused.
+        while push(&mut list, 0, 8)? {}
+        if let Err(e) = list.check_consistency() {
+            prop_assert!(false, "full heap: {}", e);
+        }
+        prop_assert_eq!(list.largest_free_block(), 0, "a full heap has no free block");
+        prop_assert_eq!(list.remaining(), capacity % 16, "only the tail below one granule is left");
+        let total: usize = live.iter().map(|&(_, usable, _)| usable + HEADER_SIZE).sum();
+        prop_assert_eq!(list.total_allocated(), total);
+        check_disjoint(
+            live.iter()
+                .map(|&(ptr, usable, id)| Span { start: ptr - HEADER_SIZE, end: ptr + usable, id })
+                .collect(),
+        )?;
+
+        Rng::new(seed).shuffle(&mut live);
+        for (n, &(ptr, _, _)) in live.iter().enumerate() {
+            prop_assert_eq!(list.dealloc(ptr as i64), Ok(()));
+            if n % 16 == 0 {
+                if let Err(e) = list.check_consistency() {
+                    prop_assert!(false, "after {} frees: {}", n + 1, e);
+                }
+                // The blocks not yet freed are intact.
+                for &(ptr, usable, id) in &live[n + 1..] {
+                    // SAFETY: a live allocation inside the buffer.
+                    unsafe { verify(ptr as *const u8, usable, id)? };
+                }
+            }
+        }
+        if let Err(e) = list.check_consistency() {
+            prop_assert!(false, "empty heap: {}", e);
+        }
+        prop_assert_eq!(list.total_allocated(), 0);
+        prop_assert_eq!(list.remaining(), capacity);
+        let largest = list.largest_free_block();
+        prop_assert_eq!(largest, capacity / 16 * 16 - HEADER_SIZE, "one free block over the heap");
+        let all = list.alloc(Layout::new(largest as i64, 8));
+        prop_assert!(all.is_ok(), "alloc of largest_free_block() = {} failed: {:?}", largest, all);
+        let all = all.unwrap();
+        prop_assert!(
+            all.size as f64 >= 0.95 * capacity as f64,
+            "{} usable bytes of {}", all.size, capacity
+        );
+        prop_assert_eq!(all.ptr as usize, start + HEADER_SIZE);
+        if let Err(e) = list.check_consistency() {
+            prop_assert!(false, "one block: {}", e);
+        }
+    }
+}
