@@ -1,0 +1,256 @@
+/*
+ * floor.c: the least work each allocation job takes, built as a shared
+ * object (benches/build/libfloor.so) so that every call pays the same
+ * non-inlined, cross-object call that a call into libvais_alloc.so pays.
+ *
+ * A benchmark row "C floor" therefore measures the FFI call plus the
+ * trivial algorithm; the distance between it and libvais_alloc is the
+ * library's own work (validation, error bookkeeping, handle checks).
+ *
+ * None of these functions checks its arguments: that is the point.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+typedef struct Layout {
+    int64_t size;
+    int64_t align;
+} Layout;
+
+typedef struct Allocation {
+    int64_t ptr;
+    int64_t size;
+} Allocation;
+
+#define EXPORT __attribute__((visibility("default"), noinline))
+
+/* ---- bump: one add, one mask, one compare ------------------------------ */
+
+typedef struct FloorBump {
+    uintptr_t cur, start, end;
+} FloorBump;
+
+EXPORT FloorBump *floor_bump_new(int64_t capacity)
+{
+    FloorBump *b = malloc(sizeof *b);
+    void *mem = NULL;
+    if (!b || posix_memalign(&mem, 16, (size_t)capacity) != 0)
+        return NULL;
+    b->start = b->cur = (uintptr_t)mem;
+    b->end = b->start + (uintptr_t)capacity;
+    return b;
+}
+
+EXPORT Allocation floor_bump_alloc(FloorBump *b, Layout l)
+{
+    uintptr_t p = (b->cur + (uintptr_t)l.align - 1) & ~((uintptr_t)l.align - 1);
+    uintptr_t e = p + (uintptr_t)l.size;
+    if (e > b->end)
+        return (Allocation){0, 0};
+    b->cur = e;
+    return (Allocation){(int64_t)p, l.size};
+}
+
+EXPORT void floor_bump_reset(FloorBump *b) { b->cur = b->start; }
+
+EXPORT void floor_bump_free(FloorBump *b)
+{
+    free((void *)b->start);
+    free(b);
+}
+
+/* ---- pool: intrusive free list, fresh blocks bumped lazily -------------- */
+
+typedef struct FloorPool {
+    void *head;       /* freed blocks, linked through their first word */
+    uintptr_t fresh;  /* next never-used block */
+    uintptr_t end;
+    uintptr_t block;
+    void *mem;
+} FloorPool;
+
+EXPORT FloorPool *floor_pool_new(int64_t block_size, int64_t num_blocks)
+{
+    FloorPool *p = malloc(sizeof *p);
+    void *mem = NULL;
+    size_t bs = ((size_t)block_size + 7) & ~(size_t)7;
+    if (bs < 8)
+        bs = 8;
+    if (!p || posix_memalign(&mem, 16, bs * (size_t)num_blocks) != 0)
+        return NULL;
+    p->head = NULL;
+    p->mem = mem;
+    p->fresh = (uintptr_t)mem;
+    p->end = p->fresh + bs * (size_t)num_blocks;
+    p->block = bs;
+    return p;
+}
+
+EXPORT int64_t floor_pool_alloc(FloorPool *p)
+{
+    void *h = p->head;
+    if (h) {
+        p->head = *(void **)h;
+        return (int64_t)(uintptr_t)h;
+    }
+    if (p->fresh < p->end) {
+        uintptr_t r = p->fresh;
+        p->fresh += p->block;
+        return (int64_t)r;
+    }
+    return 0;
+}
+
+EXPORT int64_t floor_pool_dealloc(FloorPool *p, int64_t ptr)
+{
+    void *b = (void *)(uintptr_t)ptr;
+    *(void **)b = p->head;
+    p->head = b;
+    return 0;
+}
+
+EXPORT void floor_pool_free(FloorPool *p)
+{
+    free(p->mem);
+    free(p);
+}
+
+/* ---- stack: a header below each allocation holds the previous top and
+ * the previous allocation's header, so pop is two loads and two stores ---- */
+
+typedef struct FloorStack {
+    uintptr_t top, start, end;
+    uintptr_t *last; /* header of the most recent allocation, or NULL */
+} FloorStack;
+
+EXPORT FloorStack *floor_stack_new(int64_t capacity)
+{
+    FloorStack *s = malloc(sizeof *s);
+    void *mem = NULL;
+    if (!s || posix_memalign(&mem, 16, (size_t)capacity) != 0)
+        return NULL;
+    s->start = s->top = (uintptr_t)mem;
+    s->end = s->start + (uintptr_t)capacity;
+    s->last = NULL;
+    return s;
+}
+
+EXPORT Allocation floor_stack_alloc(FloorStack *s, Layout l)
+{
+    uintptr_t a = (uintptr_t)l.align < 8 ? 8 : (uintptr_t)l.align;
+    uintptr_t p = (s->top + 16 + a - 1) & ~(a - 1);
+    uintptr_t e = p + (uintptr_t)l.size;
+    if (e > s->end)
+        return (Allocation){0, 0};
+    uintptr_t *h = (uintptr_t *)p - 2;
+    h[0] = s->top;
+    h[1] = (uintptr_t)s->last;
+    s->last = h;
+    s->top = e;
+    return (Allocation){(int64_t)p, l.size};
+}
+
+EXPORT int64_t floor_stack_pop(FloorStack *s)
+{
+    uintptr_t *h = s->last;
+    if (!h)
+        return -8;
+    s->top = h[0];
+    s->last = (uintptr_t *)h[1];
+    return 0;
+}
+
+EXPORT void floor_stack_free(FloorStack *s)
+{
+    free((void *)s->start);
+    free(s);
+}
+
+/* ---- general purpose: size classes of 16 B per alignment, no coalescing --
+ * The least work a variable-size allocate/free pair takes: pop or push one
+ * intrusive list picked by (size / 16, log2 align), bump when it is empty.
+ * Sizes above 1024 B are not supported (the workloads never ask). */
+
+#define SC_SIZES 65 /* (size + 15) / 16 for size <= 1024 */
+#define SC_ALIGNS 9 /* align 1 .. 256 */
+
+typedef struct FloorClasses {
+    void *head[SC_ALIGNS][SC_SIZES];
+    uintptr_t cur, end;
+    void *mem;
+} FloorClasses;
+
+EXPORT FloorClasses *floor_classes_new(int64_t capacity)
+{
+    FloorClasses *c = calloc(1, sizeof *c);
+    void *mem = NULL;
+    if (!c || posix_memalign(&mem, 256, (size_t)capacity) != 0)
+        return NULL;
+    c->mem = mem;
+    c->cur = (uintptr_t)mem;
+    c->end = c->cur + (uintptr_t)capacity;
+    return c;
+}
+
+static inline unsigned align_index(int64_t align)
+{
+    return align <= 1 ? 0 : 64 - (unsigned)__builtin_clzll((uint64_t)align - 1);
+}
+
+EXPORT Allocation floor_classes_alloc(FloorClasses *c, Layout l)
+{
+    size_t sc = ((size_t)l.size + 15) >> 4;
+    if (sc == 0)
+        sc = 1;
+    void **slot = &c->head[align_index(l.align)][sc];
+    void *h = *slot;
+    if (h) {
+        *slot = *(void **)h;
+        return (Allocation){(int64_t)(uintptr_t)h, (int64_t)(sc << 4)};
+    }
+    uintptr_t a = (uintptr_t)l.align < 16 ? 16 : (uintptr_t)l.align;
+    uintptr_t p = (c->cur + a - 1) & ~(a - 1);
+    uintptr_t e = p + (sc << 4);
+    if (e > c->end)
+        return (Allocation){0, 0};
+    c->cur = e;
+    return (Allocation){(int64_t)p, (int64_t)(sc << 4)};
+}
+
+EXPORT void floor_classes_dealloc(FloorClasses *c, int64_t ptr, Layout l)
+{
+    size_t sc = ((size_t)l.size + 15) >> 4;
+    if (sc == 0)
+        sc = 1;
+    void **slot = &c->head[align_index(l.align)][sc];
+    void *b = (void *)(uintptr_t)ptr;
+    *(void **)b = *slot;
+    *slot = b;
+}
+
+EXPORT void floor_classes_free(FloorClasses *c)
+{
+    free(c->mem);
+    free(c);
+}
+
+/* ---- global: malloc/free behind one more shared-object call ------------- */
+
+EXPORT Allocation floor_malloc(Layout l)
+{
+    void *p;
+    if (l.align <= 16) {
+        p = malloc((size_t)l.size);
+    } else if (posix_memalign(&p, (size_t)l.align, (size_t)l.size) != 0) {
+        p = NULL;
+    }
+    return p ? (Allocation){(int64_t)(uintptr_t)p, l.size} : (Allocation){0, 0};
+}
+
+EXPORT void floor_free(int64_t ptr, Layout l)
+{
+    (void)l;
+    free((void *)(uintptr_t)ptr);
+}

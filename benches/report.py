@@ -1,0 +1,434 @@
+#!/usr/bin/env python3
+"""Turns benches/results/results.json (written by the vais_bench runner)
+into BENCHMARKS.md at the repository root and the free-list scaling chart
+(PNG: ns/op against live blocks, one line per implementation, log x).
+
+    python3 benches/report.py --results benches/results/results.json \
+        --markdown BENCHMARKS.md --chart benches/results/freelist_scaling.png
+
+Uses matplotlib when it is installed; otherwise draws the chart itself
+(lines and axes, no text) so the PNG is always regenerated.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import struct
+import subprocess
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def run(cmd):
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "unavailable"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def mem_total():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal"):
+                    kib = int(line.split()[1])
+                    return f"{kib / 1048576:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def peer_versions():
+    """Versions of the peer crates, from the runner's Cargo.lock."""
+    path = os.path.join(HERE, "runner", "Cargo.lock")
+    want = {"bumpalo", "rlsf", "talc", "linked_list_allocator"}
+    found = {}
+    try:
+        text = open(path).read()
+    except OSError:
+        return found
+    for m in re.finditer(r'name = "([^"]+)"\nversion = "([^"]+)"', text):
+        if m.group(1) in want:
+            found[m.group(1)] = m.group(2)
+    return found
+
+
+def fmt(v, digits=2):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def ratio(v):
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def row_value(r):
+    return r["median_ns"] if r["median_ns"] is not None else r["too_slow_estimate_ns"]
+
+
+def table(w):
+    lines = [
+        "| implementation | median ns/op | min ns/op | vs best peer | vs floor | note |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in w["rows"]:
+        name = r["name"]
+        if r["kind"] == "ours":
+            name = f"**{name}**"
+        if r["median_ns"] is None and r["too_slow_estimate_ns"] is not None:
+            med, mn = f"~{r['too_slow_estimate_ns']:.0f} (est.)", "too slow"
+        else:
+            med, mn = fmt(r["median_ns"]), fmt(r["min_ns"])
+        note = r["note"]
+        extra = r.get("extra") or {}
+        if "footprint/live" in extra:
+            fp = f"footprint/peak live = {extra['footprint/live']:.3f} ({extra['footprint_MiB']:.1f} / {extra['peak_live_MiB']:.1f} MiB)"
+            note = f"{fp}; {note}" if note else fp
+        lines.append(
+            f"| {name} | {med} | {mn} | {ratio(r['vs_best_peer'])} | {ratio(r['vs_floor'])} | {note} |"
+        )
+    return "\n".join(lines)
+
+
+GROUPS = [
+    ("bump", "1. Bump"),
+    ("pool", "2. Pool"),
+    ("freelist", "3. Free list / general purpose"),
+    ("trace", "4. Trace replay"),
+    ("stack", "5. Stack"),
+    ("global", "6. Global"),
+]
+
+
+def summary(res):
+    lines = [
+        "| workload | vais_alloc ns/op | best peer | best peer ns/op | vs best peer | floor ns/op | vs floor |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for w in res["workloads"]:
+        ours = next((r for r in w["rows"] if r["kind"] == "ours"), None)
+        if not ours:
+            continue
+        peers = [r for r in w["rows"] if r["kind"] == "peer" and r["median_ns"] is not None]
+        best = min(peers, key=lambda r: r["median_ns"]) if peers else None
+        lines.append(
+            "| {} | {} | {} | {} | {} | {} | {} |".format(
+                w["id"],
+                fmt(ours["median_ns"]),
+                best["name"] if best else "-",
+                fmt(best["median_ns"]) if best else "-",
+                ratio(ours["vs_best_peer"]),
+                fmt(w["floor_ns"]),
+                ratio(ours["vs_floor"]),
+            )
+        )
+    return "\n".join(lines)
+
+
+def scaling_section(res):
+    cg = res.get("callgrind_freelist") or []
+    if not cg:
+        return "Callgrind counts were not collected in this run.\n"
+    lines = [
+        "| live blocks | variant | freelist_alloc Ir/call | freelist_dealloc Ir/call | Ir per step | vs N=100 |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    base = {}
+    for c in cg:
+        if c["live_blocks"] == 100:
+            base[c["aligned"]] = c["ir_per_step"]
+    verdicts = []
+    for c in cg:
+        b = base.get(c["aligned"])
+        rel = c["ir_per_step"] / b if b else None
+        variant = "align 8-256" if c["aligned"] else "align 8"
+        lines.append(
+            f"| {c['live_blocks']:,} | {variant} | {c['alloc_ir_per_call']:.1f} | "
+            f"{c['dealloc_ir_per_call']:.1f} | {c['ir_per_step']:.1f} | {ratio(rel)} |"
+        )
+    for aligned in (False, True):
+        rows = [c for c in cg if c["aligned"] == aligned]
+        if not rows or aligned not in base:
+            continue
+        big = max(rows, key=lambda c: c["live_blocks"])
+        rel = big["ir_per_step"] / base[aligned]
+        verdicts.append(
+            f"- {'align 8-256' if aligned else 'align 8'}: N={big['live_blocks']:,} costs "
+            f"{rel:.3f}x the instructions of N=100: target (<= 1.2x) "
+            f"{'met' if rel <= 1.2 else 'NOT met'}."
+        )
+    return "\n".join(lines) + "\n\n" + "\n".join(verdicts) + "\n"
+
+
+def fastpath_section(res):
+    fp = res.get("fast_paths") or []
+    if not fp:
+        return "Fast paths were not counted in this run.\n"
+    lines = [
+        "| function | fast path: instructions executed per call | of which in the exported function itself | instructions in its machine code | calls out of it |",
+        "|---|---:|---:|---:|---|",
+    ]
+    got = got_targets(res.get("library", ""))
+    for f in fp:
+        calls = ", ".join(sorted(set(got.get(c, demangle_short(c)) for c in f["calls_out"]))) or "-"
+        lines.append(
+            f"| `{f['function']}` | {fmt(f['fast_path_instructions'], 0)} | "
+            f"{fmt(f.get('fast_path_self'), 0)} | {f['static_instructions'] if f['static_instructions'] is not None else '-'} | {calls} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def got_targets(so):
+    """{"_DYNAMIC+0x2c8": "FreeList::alloc", ...}: the local functions that
+    the library calls through its GOT (R_X86_64_RELATIVE slots)."""
+    try:
+        relocs = subprocess.run(["readelf", "-rW", so], capture_output=True, text=True).stdout
+        syms = subprocess.run(["nm", "-C", so], capture_output=True, text=True).stdout
+        dyn = subprocess.run(["readelf", "-sW", so], capture_output=True, text=True).stdout
+        dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", so], capture_output=True, text=True).stdout
+    except OSError:
+        return {}
+    names = {}
+    for line in syms.splitlines():
+        parts = line.split(None, 2)
+        if len(parts) == 3 and parts[1].lower() == "t":
+            names[int(parts[0], 16)] = parts[2]
+    slots = {}
+    for line in relocs.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] == "R_X86_64_RELATIVE":
+            try:
+                slots[int(parts[0], 16)] = int(parts[3], 16)
+            except ValueError:
+                pass
+    out = {}
+    for m in re.finditer(r"# ([0-9a-f]+) <(_DYNAMIC\+0x[0-9a-f]+)>", dis):
+        target = slots.get(int(m.group(1), 16))
+        if target in names:
+            out[m.group(2)] = names[target].replace("vais_alloc::", "")
+    return out
+
+
+def demangle_short(sym):
+    m = re.match(r"_ZN(.*)17h[0-9a-f]{16}E$", sym)
+    if not m:
+        return sym
+    parts, s = [], m.group(1)
+    while s and s[0].isdigit():
+        n = re.match(r"\d+", s).group(0)
+        s = s[len(n):]
+        parts.append(s[: int(n)])
+        s = s[int(n):]
+    return "::".join(parts) or sym
+
+
+def markdown(res, chart_rel):
+    versions = peer_versions()
+    peers = ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) or "see benches/runner/Cargo.lock"
+    out = []
+    w = out.append
+    w("# Benchmarks")
+    w("")
+    w("Generated by `make bench` (benches/report.py from benches/results/results.json); do not edit by hand.")
+    w("")
+    if res.get("quick"):
+        w("**QUICK MODE: shortened workloads, numbers not representative.**")
+        w("")
+    w("## How")
+    w("")
+    w("- Command: `make bench` (builds the library in release mode, builds benches/, records the traces, runs "
+      "`benches/target/release/vais_bench --out benches/results --traces benches/build/traces`, then this report).")
+    w(f"- Every implementation runs in the same process and run; each number is the median (and min) of "
+      f"{res['reps']} timed repetitions after warm-up, in ns per op (what an op is is stated per table).")
+    w("- libvais_alloc is measured as its users call it: through the C ABI of the release "
+      "`target/release/libvais_alloc.so`, one non-inlined call per operation.")
+    w("- The **C floor** (benches/floor/floor.c, built into benches/build/libfloor.so) is the same trivial algorithm "
+      "(a pointer bump, an intrusive free list, a header-linked stack, size-class lists, a malloc wrapper) called "
+      "through a shared object: the gap between it and libvais_alloc is the library's own work, the gap between it "
+      "and an inlined peer is the FFI call.")
+    w("- \"vs best peer\" divides by the fastest peer's median (rows marked peer; the floor and info rows are not peers).")
+    w(f"- Peers: glibc malloc, {peers} (inlined Rust, each over a fixed mmap arena big enough for 10^6 live blocks).")
+    w(f"- Time budget: {res['budget_s']:.0f} s per implementation and workload; a peer past it runs fewer steps "
+      "(said in its note) or is marked too slow with an estimate from a short probe.")
+    w(f"- Whole run: {res['wall_seconds']:.0f} s of benchmarks.")
+    w("")
+    w("## Machine")
+    w("")
+    w(f"- CPU: {cpu_model()}, {os.cpu_count()} cores; memory {mem_total()}")
+    w(f"- Kernel: {platform.system()} {platform.release()} ({platform.machine()})")
+    w(f"- Rust: {run(['rustc', '--version'])}; {run(['cargo', '--version'])}")
+    w(f"- C: {run(['cc', '--version'])}; glibc: {run(['ldd', '--version'])}")
+    w(f"- valgrind: {run(['valgrind', '--version'])}")
+    w(f"- libvais_alloc {res['vais_alloc_version']}")
+    w("")
+    w("## Summary: libvais_alloc against the best peer and the floor")
+    w("")
+    w(summary(res))
+    w("")
+    for g, title in GROUPS:
+        ws = [x for x in res["workloads"] if x["group"] == g]
+        if not ws:
+            continue
+        w(f"## {title}")
+        w("")
+        if g == "freelist":
+            w(f"![free-list scaling]({chart_rel})")
+            w("")
+        if g == "trace":
+            w("Traces are recorded during `make bench` by benches/tracer/libtrace.so (LD_PRELOAD) and replayed, each "
+              "implementation in a fresh child process. Footprint: for the arena allocators the span of addresses "
+              "handed out at the peak; for glibc the heap's brk growth plus mmapped chunks. calloc replays as a plain "
+              "allocation; malloc requests use align 16.")
+            w("")
+        for x in ws:
+            w(f"### {x['title']}")
+            w("")
+            w(f"`{x['id']}`; op = {x['op']}.")
+            w("")
+            w(table(x))
+            w("")
+        if g == "freelist":
+            w("### Instructions per step under callgrind (libvais_alloc free list)")
+            w("")
+            w("Counted by `valgrind --tool=callgrind` inside freelist_alloc and freelist_dealloc (callees "
+              "included) over steady-state steps, after set-up and warm-up; the target is N=10^6 within 1.2x of N=100.")
+            w("")
+            w(scaling_section(res))
+    w("## Machine code of the hot paths")
+    w("")
+    w("Instructions executed per call on each function's fast path (callgrind over 10,000 calls each: bump of "
+      "16 B; stack push 64 B + pop; pool alloc + free; free list alloc + free of 64 B into a hole between two live "
+      "blocks, so no split and no merge; global 64 B align 16), and the function's size in instructions "
+      "(`objdump -d target/release/libvais_alloc.so`; the listings are in benches/results/disasm.txt). For "
+      "global_* the callee count includes glibc's malloc/free.")
+    w("")
+    w(fastpath_section(res))
+    return "\n".join(out) + "\n"
+
+
+# ---- chart -----------------------------------------------------------------
+
+
+def series(res):
+    """{variant: {impl: [(live, ns)]}} for the free-list workloads."""
+    data = {}
+    for w in res["workloads"]:
+        if w["group"] != "freelist":
+            continue
+        variant = "align 8-256" if w["params"].get("aligned") else "align 8"
+        live = w["params"]["live_blocks"]
+        for r in w["rows"]:
+            if r["median_ns"] is None:
+                continue
+            data.setdefault(variant, {}).setdefault(r["name"], []).append((live, r["median_ns"]))
+    return data
+
+
+def chart_matplotlib(data, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    variants = sorted(data)
+    fig, axes = plt.subplots(1, len(variants), figsize=(6.5 * len(variants), 5), squeeze=False)
+    for ax, v in zip(axes[0], variants):
+        for name, pts in sorted(data[v].items()):
+            pts.sort()
+            style = "-o" if "vais_alloc" in name else "--." if "floor" in name else "-."
+            lw = 2.5 if "vais_alloc" in name else 1.3
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name, linewidth=lw)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("live blocks (N)")
+        ax.set_ylabel("median ns per step (free + alloc)")
+        ax.set_title(f"Free-list steady state, sizes 16-1024 B, {v}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def chart_fallback(data, path):
+    """A plain raster chart (no text) when matplotlib is missing."""
+    import math
+
+    W, H, M = 900, 420, 40
+    img = [[(255, 255, 255)] * W for _ in range(H)]
+    colors = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
+    variants = sorted(data)
+    pw = (W - M * (len(variants) + 1)) // max(1, len(variants))
+    allv = [p[1] for v in data.values() for pts in v.values() for p in pts] or [1]
+    lo, hi = math.log10(min(allv)), math.log10(max(allv)) + 1e-9
+
+    def line(x0, y0, x1, y1, c):
+        n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
+        for i in range(n + 1):
+            x = int(x0 + (x1 - x0) * i / n)
+            y = int(y0 + (y1 - y0) * i / n)
+            for dx in (0, 1):
+                for dy in (0, 1):
+                    if 0 <= x + dx < W and 0 <= y + dy < H:
+                        img[y + dy][x + dx] = c
+
+    for k, v in enumerate(variants):
+        ox = M + k * (pw + M)
+        line(ox, H - M, ox + pw, H - M, (0, 0, 0))
+        line(ox, M, ox, H - M, (0, 0, 0))
+        for j, (name, pts) in enumerate(sorted(data[v].items())):
+            pts.sort()
+            xy = [
+                (ox + (math.log10(x) - 2) / 4 * pw, H - M - (math.log10(y) - lo) / (hi - lo) * (H - 2 * M))
+                for x, y in pts
+            ]
+            for a, b in zip(xy, xy[1:]):
+                line(a[0], a[1], b[0], b[1], colors[j % len(colors)])
+    raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in img)
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0))
+    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(png)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", default=os.path.join(HERE, "results", "results.json"))
+    ap.add_argument("--markdown", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--chart", default=os.path.join(HERE, "results", "freelist_scaling.png"))
+    a = ap.parse_args()
+    with open(a.results) as f:
+        res = json.load(f)
+    data = series(res)
+    if data:
+        try:
+            chart_matplotlib(data, a.chart)
+        except ImportError:
+            chart_fallback(data, a.chart)
+        print(f"report: chart {a.chart}")
+    chart_rel = os.path.relpath(os.path.abspath(a.chart), os.path.dirname(os.path.abspath(a.markdown)))
+    with open(a.markdown, "w") as f:
+        f.write(markdown(res, chart_rel))
+    print(f"report: {a.markdown}")
+
+
+if __name__ == "__main__":
+    main()

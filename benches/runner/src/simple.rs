@@ -1,0 +1,484 @@
+//! Workloads 1 (bump), 2 (pool), 5 (stack) and 6 (global).
+
+use crate::bench::{measure, timed, Cfg, Kind, Row, Workload};
+use crate::ffi::*;
+use crate::rng::Rng;
+use std::alloc::Layout as RustLayout;
+use std::hint::black_box;
+use std::time::Duration;
+
+fn rust_layout(l: Layout) -> RustLayout {
+    RustLayout::from_size_align(l.size as usize, l.align as usize).unwrap()
+}
+
+/// glibc malloc for a layout: malloc up to its 16-byte guarantee,
+/// posix_memalign beyond.
+#[inline(always)]
+unsafe fn c_alloc(size: usize, align: usize) -> *mut libc::c_void {
+    if align <= 16 {
+        libc::malloc(size)
+    } else {
+        let mut p = std::ptr::null_mut();
+        if libc::posix_memalign(&mut p, align, size) != 0 {
+            return std::ptr::null_mut();
+        }
+        p
+    }
+}
+
+/// Splits timed mallocs from timed frees: `rep` returns (malloc time,
+/// free time, ops); the malloc samples are returned, the free samples kept.
+fn measure_split(
+    cfg: &Cfg,
+    warmup: usize,
+    mut rep: impl FnMut() -> (Duration, Duration, u64),
+) -> (Vec<f64>, Vec<f64>) {
+    let mut frees = Vec::new();
+    let allocs = measure(cfg, warmup, || {
+        let (a, f, ops) = rep();
+        frees.push(f.as_nanos() as f64 / ops as f64);
+        (a, ops)
+    });
+    let keep = frees.len() - allocs.len();
+    (allocs, frees.split_off(keep))
+}
+
+// ---- 1. bump ----------------------------------------------------------------
+
+fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
+    let mut w = w;
+    let n = layouts.len();
+    let cap: i64 = layouts.iter().map(|l| l.size + l.align).sum::<i64>() + 4096;
+    let rl: Vec<RustLayout> = layouts.iter().map(|l| rust_layout(*l)).collect();
+    let warm = 2;
+
+    unsafe {
+        let h = bump_new(cap);
+        check(!h.is_null(), "bump_new");
+        let s = measure(cfg, warm, || {
+            timed(|| {
+                let mut acc = 0i64;
+                let mut last = 0;
+                for l in layouts {
+                    let a = bump_alloc(h, *l);
+                    acc = acc.wrapping_add(a.ptr);
+                    last = a.ptr;
+                }
+                check(last != 0, "bump_alloc");
+                bump_reset(h);
+                black_box(acc);
+                n as u64
+            })
+        });
+        bump_free(h);
+        w.rows.push(Row::new("vais_alloc bump_alloc (C ABI)", Kind::Ours, s, n as u64));
+
+        let b = bumpalo::Bump::with_capacity(cap as usize);
+        let mut b = b;
+        let s = measure(cfg, warm, || {
+            timed(|| {
+                let mut acc = 0usize;
+                for l in &rl {
+                    let p = b.alloc_layout(black_box(*l));
+                    acc = acc.wrapping_add(p.as_ptr() as usize);
+                }
+                b.reset();
+                black_box(acc);
+                n as u64
+            })
+        });
+        drop(b);
+        w.rows.push(Row::new("bumpalo (inlined Rust)", Kind::Peer, s, n as u64));
+
+        let f = floor_bump_new(cap);
+        let s = measure(cfg, warm, || {
+            timed(|| {
+                let mut acc = 0i64;
+                let mut last = 0;
+                for l in layouts {
+                    let a = floor_bump_alloc(f, *l);
+                    acc = acc.wrapping_add(a.ptr);
+                    last = a.ptr;
+                }
+                check(last != 0, "floor_bump_alloc");
+                floor_bump_reset(f);
+                black_box(acc);
+                n as u64
+            })
+        });
+        floor_bump_free(f);
+        w.rows.push(Row::new("C floor: pointer bump (.so)", Kind::Floor, s, n as u64));
+
+        let mut ptrs: Vec<*mut libc::c_void> = Vec::with_capacity(n);
+        let (sa, sf) = measure_split(cfg, warm, || {
+            ptrs.clear();
+            let (da, _) = timed(|| {
+                for l in layouts {
+                    ptrs.push(c_alloc(l.size as usize, l.align as usize));
+                }
+                n as u64
+            });
+            check(ptrs.iter().all(|p| !p.is_null()), "malloc");
+            let (df, _) = timed(|| {
+                for p in &ptrs {
+                    libc::free(*p);
+                }
+                n as u64
+            });
+            (da, df, n as u64)
+        });
+        w.rows.push(
+            Row::new("glibc malloc (frees not included)", Kind::Peer, sa, n as u64)
+                .note("posix_memalign above align 16"),
+        );
+        w.rows.push(
+            Row::new("glibc free (timed separately)", Kind::Info, sf, n as u64)
+                .note("the frees of the row above"),
+        );
+    }
+    w
+}
+
+pub fn bump(cfg: &Cfg) -> Vec<Workload> {
+    let n = cfg.scale(1_000_000, 20_000);
+    let fixed = vec![Layout { size: 16, align: 8 }; n];
+    let mut rng = Rng::new(0xB0B0_0001);
+    let mixed: Vec<Layout> = (0..n)
+        .map(|_| Layout {
+            size: rng.range(8, 256) as i64,
+            align: rng.pow2(8, 64) as i64,
+        })
+        .collect();
+    vec![
+        bump_workload(
+            cfg,
+            Workload::new(
+                "bump/16B",
+                "bump",
+                &format!("Bump: {n} allocations of 16 B (align 8), then reset"),
+                "one allocation (the reset is spread over the batch)",
+            ),
+            &fixed,
+        ),
+        bump_workload(
+            cfg,
+            Workload::new(
+                "bump/mixed",
+                "bump",
+                &format!("Bump: {n} allocations of 8-256 B, random align 8-64, then reset"),
+                "one allocation (the reset is spread over the batch)",
+            ),
+            &mixed,
+        ),
+    ]
+}
+
+// ---- 2. pool ----------------------------------------------------------------
+
+const POOL_BLOCK: i64 = 64;
+
+pub fn pool(cfg: &Cfg) -> Vec<Workload> {
+    let n = cfg.scale(1_000_000, 20_000);
+    let batch = 10_000usize;
+    let rounds = cfg.scale(100, 3);
+    let perm = Rng::new(0x9001_0002).permutation(batch);
+    let mut out = Vec::new();
+
+    // alloc+free pairs
+    let mut w = Workload::new(
+        "pool/pairs",
+        "pool",
+        &format!("Pool: {n} alloc+free pairs of 64 B"),
+        "one alloc + free pair",
+    );
+    unsafe {
+        let h = pool_new(POOL_BLOCK, 1024);
+        check(!h.is_null(), "pool_new");
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                let mut acc = 0i64;
+                for _ in 0..n {
+                    let p = pool_alloc(h);
+                    bad |= pool_dealloc(h, p);
+                    acc = acc.wrapping_add(p);
+                }
+                check(bad == 0 && acc != 0, "pool_alloc/pool_dealloc");
+                n as u64
+            })
+        });
+        pool_free(h);
+        w.rows.push(Row::new("vais_alloc pool_alloc/dealloc (C ABI)", Kind::Ours, s, n as u64));
+
+        let f = floor_pool_new(POOL_BLOCK, 1024);
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                let mut acc = 0i64;
+                for _ in 0..n {
+                    let p = floor_pool_alloc(f);
+                    bad |= floor_pool_dealloc(f, p);
+                    acc = acc.wrapping_add(p);
+                }
+                check(bad == 0 && acc != 0, "floor_pool");
+                n as u64
+            })
+        });
+        floor_pool_free(f);
+        w.rows.push(Row::new("C floor: intrusive free list (.so)", Kind::Floor, s, n as u64));
+
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut acc = 0usize;
+                for _ in 0..n {
+                    let p = libc::malloc(POOL_BLOCK as usize);
+                    libc::free(p);
+                    acc = acc.wrapping_add(p as usize);
+                }
+                check(acc != 0, "malloc");
+                n as u64
+            })
+        });
+        w.rows.push(Row::new("glibc malloc/free", Kind::Peer, s, n as u64));
+    }
+    out.push(w);
+
+    // batches: allocate 10^4, free them in random order
+    let ops = (batch * rounds) as u64;
+    let mut w = Workload::new(
+        "pool/batch",
+        "pool",
+        &format!("Pool: batches of {batch} allocations of 64 B, freed in random order ({rounds} batches)"),
+        "one block allocated and freed (alloc + free)",
+    );
+    let mut ptrs = vec![0i64; batch];
+    unsafe {
+        let h = pool_new(POOL_BLOCK, batch as i64);
+        check(!h.is_null(), "pool_new");
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                for _ in 0..rounds {
+                    for p in ptrs.iter_mut() {
+                        *p = pool_alloc(h);
+                    }
+                    for &i in &perm {
+                        bad |= pool_dealloc(h, *ptrs.get_unchecked(i as usize));
+                    }
+                }
+                check(bad == 0, "pool batch");
+                ops
+            })
+        });
+        pool_free(h);
+        w.rows.push(Row::new("vais_alloc pool_alloc/dealloc (C ABI)", Kind::Ours, s, ops));
+
+        let f = floor_pool_new(POOL_BLOCK, batch as i64);
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                for _ in 0..rounds {
+                    for p in ptrs.iter_mut() {
+                        *p = floor_pool_alloc(f);
+                    }
+                    for &i in &perm {
+                        bad |= floor_pool_dealloc(f, *ptrs.get_unchecked(i as usize));
+                    }
+                }
+                check(bad == 0, "floor pool batch");
+                ops
+            })
+        });
+        floor_pool_free(f);
+        w.rows.push(Row::new("C floor: intrusive free list (.so)", Kind::Floor, s, ops));
+
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                for _ in 0..rounds {
+                    for p in ptrs.iter_mut() {
+                        *p = libc::malloc(POOL_BLOCK as usize) as i64;
+                    }
+                    for &i in &perm {
+                        libc::free(*ptrs.get_unchecked(i as usize) as *mut libc::c_void);
+                    }
+                }
+                ops
+            })
+        });
+        w.rows.push(Row::new("glibc malloc/free", Kind::Peer, s, ops));
+    }
+    out.push(w);
+    out
+}
+
+// ---- 5. stack ---------------------------------------------------------------
+
+pub fn stack(cfg: &Cfg) -> Vec<Workload> {
+    let n = cfg.scale(1_000_000, 20_000);
+    let depth = 100usize;
+    let rounds = n / depth;
+    let l = Layout { size: 48, align: 8 };
+    let mut out = Vec::new();
+
+    let mut w = Workload::new(
+        "stack/pairs",
+        "stack",
+        &format!("Stack: {n} push/pop pairs (48 B, align 8)"),
+        "one push + pop pair",
+    );
+    unsafe {
+        let h = stack_new(1 << 20);
+        check(!h.is_null(), "stack_new");
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                let mut acc = 0i64;
+                for _ in 0..n {
+                    let a = stack_alloc(h, l);
+                    bad |= stack_pop(h);
+                    acc = acc.wrapping_add(a.ptr);
+                }
+                check(bad == 0 && acc != 0, "stack pairs");
+                n as u64
+            })
+        });
+        stack_free(h);
+        w.rows.push(Row::new("vais_alloc stack_alloc/pop (C ABI)", Kind::Ours, s, n as u64));
+
+        let f = floor_stack_new(1 << 20);
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                let mut acc = 0i64;
+                for _ in 0..n {
+                    let a = floor_stack_alloc(f, l);
+                    bad |= floor_stack_pop(f);
+                    acc = acc.wrapping_add(a.ptr);
+                }
+                check(bad == 0 && acc != 0, "floor stack pairs");
+                n as u64
+            })
+        });
+        floor_stack_free(f);
+        w.rows.push(Row::new("C floor: header-linked stack (.so)", Kind::Floor, s, n as u64));
+    }
+    out.push(w);
+
+    let ops = (rounds * depth) as u64;
+    let mut w = Workload::new(
+        "stack/nest100",
+        "stack",
+        &format!("Stack: depth-100 nesting (100 pushes of 48 B, then 100 pops), {rounds} rounds"),
+        "one push + pop pair",
+    );
+    unsafe {
+        let h = stack_new(1 << 20);
+        check(!h.is_null(), "stack_new");
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                let mut acc = 0i64;
+                for _ in 0..rounds {
+                    for _ in 0..depth {
+                        acc = acc.wrapping_add(stack_alloc(h, l).ptr);
+                    }
+                    for _ in 0..depth {
+                        bad |= stack_pop(h);
+                    }
+                }
+                check(bad == 0 && acc != 0, "stack nest");
+                ops
+            })
+        });
+        stack_free(h);
+        w.rows.push(Row::new("vais_alloc stack_alloc/pop (C ABI)", Kind::Ours, s, ops));
+
+        let f = floor_stack_new(1 << 20);
+        let s = measure(cfg, 2, || {
+            timed(|| {
+                let mut bad = 0i64;
+                let mut acc = 0i64;
+                for _ in 0..rounds {
+                    for _ in 0..depth {
+                        acc = acc.wrapping_add(floor_stack_alloc(f, l).ptr);
+                    }
+                    for _ in 0..depth {
+                        bad |= floor_stack_pop(f);
+                    }
+                }
+                check(bad == 0 && acc != 0, "floor stack nest");
+                ops
+            })
+        });
+        floor_stack_free(f);
+        w.rows.push(Row::new("C floor: header-linked stack (.so)", Kind::Floor, s, ops));
+    }
+    out.push(w);
+    out
+}
+
+// ---- 6. global --------------------------------------------------------------
+
+pub fn global(cfg: &Cfg) -> Vec<Workload> {
+    let mut out = Vec::new();
+    for (align, n) in [(16i64, cfg.scale(1_000_000, 20_000)), (4096, cfg.scale(300_000, 5_000))] {
+        let l = Layout { size: 64, align };
+        let peer = if align <= 16 { "glibc malloc/free" } else { "glibc posix_memalign/free" };
+        let mut w = Workload::new(
+            &format!("global/64B-align{align}"),
+            "global",
+            &format!("Global: {n} global_alloc/global_dealloc pairs of 64 B, align {align}"),
+            "one alloc + free pair",
+        );
+        unsafe {
+            let s = measure(cfg, 2, || {
+                timed(|| {
+                    let mut acc = 0i64;
+                    for _ in 0..n {
+                        let a = global_alloc(l);
+                        global_dealloc(a.ptr, l);
+                        acc = acc.wrapping_add(a.ptr);
+                    }
+                    check(acc != 0, "global_alloc");
+                    n as u64
+                })
+            });
+            w.rows.push(Row::new("vais_alloc global_alloc/dealloc (C ABI)", Kind::Ours, s, n as u64));
+
+            let s = measure(cfg, 2, || {
+                timed(|| {
+                    let mut acc = 0usize;
+                    for _ in 0..n {
+                        let p = c_alloc(64, align as usize);
+                        libc::free(p);
+                        acc = acc.wrapping_add(p as usize);
+                    }
+                    check(acc != 0, "malloc");
+                    n as u64
+                })
+            });
+            w.rows.push(Row::new(peer, Kind::Peer, s, n as u64));
+
+            let s = measure(cfg, 2, || {
+                timed(|| {
+                    let mut acc = 0i64;
+                    for _ in 0..n {
+                        let a = floor_malloc(l);
+                        floor_free(a.ptr, l);
+                        acc = acc.wrapping_add(a.ptr);
+                    }
+                    check(acc != 0, "floor_malloc");
+                    n as u64
+                })
+            });
+            w.rows.push(Row::new(
+                &format!("C floor: {peer} wrapper (.so)"),
+                Kind::Floor,
+                s,
+                n as u64,
+            ));
+        }
+        out.push(w);
+    }
+    out
+}
