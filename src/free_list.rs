@@ -243,6 +243,7 @@ impl FreeList {
             .write_word(offset + HEADER_SIZE + 8 * which, value);
     }
 
+    #[inline]
     fn insert(&mut self, offset: usize, size: usize) {
         let (first, second) = class_of(size);
         let head = self.heads[first][second];
@@ -256,6 +257,7 @@ impl FreeList {
         self.second_maps[first] |= 1 << second;
     }
 
+    #[inline]
     fn remove(&mut self, offset: usize, size: usize) {
         let (first, second) = class_of(size);
         let next = self.link(offset, 0);
@@ -278,6 +280,7 @@ impl FreeList {
 
     /// Marks `[offset, offset + size)` as one free block, lists it, and
     /// tells its successor.
+    #[inline]
     fn make_free(&mut self, offset: usize, size: usize) {
         self.write_header(offset, size, true);
         self.insert(offset, size);
@@ -317,7 +320,8 @@ impl FreeList {
     #[inline]
     fn gap_for(&self, offset: usize, align: usize) -> usize {
         let payload = self.buffer.start() + offset + HEADER_SIZE;
-        if payload % align == 0 {
+        // `align` is a power of two (checked layout): a mask, not a `div`.
+        if payload & (align - 1) == 0 {
             0
         } else {
             ((payload + MIN_BLOCK + align - 1) & !(align - 1)) - payload
@@ -346,6 +350,7 @@ impl FreeList {
     // ----- the API -------------------------------------------------------
 
     /// Allocates `layout`; `Allocation.size` is the usable size of the block.
+    #[inline]
     pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
         let layout = layout.check()?;
         let needed = block_size_for(layout.size).ok_or(Error::Exhausted)?;
@@ -416,6 +421,7 @@ impl FreeList {
 
     /// Frees the block at `address`, merging it with free neighbours. 0 is
     /// a no-op; anything else not handed out here is refused unchanged.
+    #[inline]
     pub fn dealloc(&mut self, address: i64) -> Result<(), Error> {
         if address == 0 {
             return Ok(());

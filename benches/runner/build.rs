@@ -33,7 +33,10 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
     }
     println!("cargo:rustc-link-lib=dylib=vais_alloc");
-    println!("cargo:rustc-env=VAIS_ALLOC_SO={}", lib_dir.join("libvais_alloc.so").display());
+    println!(
+        "cargo:rustc-env=VAIS_ALLOC_SO={}",
+        lib_dir.join("libvais_alloc.so").display()
+    );
     println!("cargo:rustc-link-lib=dylib=floor");
     println!("cargo:rerun-if-env-changed=VAIS_ALLOC_LIB_DIR");
     println!("cargo:rerun-if-env-changed=VAIS_FLOOR_LIB_DIR");

@@ -172,8 +172,16 @@ impl Workload {
                 },
             };
             let v = r.median().or(r.too_slow_estimate);
-            let rp = if r.kind == Kind::Info { "-".into() } else { ratio(v, best) };
-            let rf = if r.kind == Kind::Info { "-".into() } else { ratio(v, floor) };
+            let rp = if r.kind == Kind::Info {
+                "-".into()
+            } else {
+                ratio(v, best)
+            };
+            let rf = if r.kind == Kind::Info {
+                "-".into()
+            } else {
+                ratio(v, floor)
+            };
             let mut note = r.note.clone();
             for (k, val) in &r.extra {
                 if !note.is_empty() {

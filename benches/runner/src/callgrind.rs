@@ -44,7 +44,10 @@ fn run_callgrind(
     if !st.status.success() {
         return Err(format!(
             "valgrind failed: {}",
-            String::from_utf8_lossy(&st.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&st.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         ));
     }
     Ok((annotate(&out, false)?, annotate(&out, true)?))
@@ -53,7 +56,10 @@ fn run_callgrind(
 /// Ir per function from `callgrind_annotate`, self or inclusive.
 fn annotate(out: &Path, inclusive: bool) -> Result<BTreeMap<String, u64>, String> {
     let ann = Command::new("callgrind_annotate")
-        .arg(format!("--inclusive={}", if inclusive { "yes" } else { "no" }))
+        .arg(format!(
+            "--inclusive={}",
+            if inclusive { "yes" } else { "no" }
+        ))
         .arg("--threshold=100")
         .arg(out)
         .output()
@@ -62,10 +68,16 @@ fn annotate(out: &Path, inclusive: bool) -> Result<BTreeMap<String, u64>, String
     let mut map = BTreeMap::new();
     for line in text.lines() {
         let line = line.trim();
-        let Some(first) = line.split_whitespace().next() else { continue };
-        let Ok(ir) = first.replace(',', "").parse::<u64>() else { continue };
+        let Some(first) = line.split_whitespace().next() else {
+            continue;
+        };
+        let Ok(ir) = first.replace(',', "").parse::<u64>() else {
+            continue;
+        };
         // "<Ir> (<pct>%)  file:function [object]"
-        let Some(rest) = line.split_once(')').map(|x| x.1.trim()) else { continue };
+        let Some(rest) = line.split_once(')').map(|x| x.1.trim()) else {
+            continue;
+        };
         let rest = rest.split(" [").next().unwrap_or(rest);
         let func = rest.rsplit_once(':').map(|x| x.1).unwrap_or(rest);
         *map.entry(func.trim().to_string()).or_insert(0) += ir;
@@ -83,7 +95,11 @@ pub struct ScalingCount {
 
 pub fn freelist_scaling(out_dir: &Path, quick: bool) -> Result<Vec<ScalingCount>, String> {
     let steps = if quick { 2_000 } else { 100_000 };
-    let lives: &[usize] = if quick { &[100, 10_000] } else { &[100, 10_000, 1_000_000] };
+    let lives: &[usize] = if quick {
+        &[100, 10_000]
+    } else {
+        &[100, 10_000, 1_000_000]
+    };
     let mut v = Vec::new();
     for aligned in [false, true] {
         for &live in lives {
@@ -117,13 +133,19 @@ pub fn fastpath_child() {
     let k = FASTPATH_CALLS;
     let l16 = Layout { size: 16, align: 8 };
     let l64 = Layout { size: 64, align: 8 };
-    let g = Layout { size: 64, align: 16 };
+    let g = Layout {
+        size: 64,
+        align: 16,
+    };
     unsafe {
         let b = bump_new((k * 16 + 64) as i64);
         let s = stack_new(1 << 16);
         let p = pool_new(64, 16);
         let f = freelist_new(1 << 20);
-        check(!b.is_null() && !s.is_null() && !p.is_null() && !f.is_null(), "new");
+        check(
+            !b.is_null() && !s.is_null() && !p.is_null() && !f.is_null(),
+            "new",
+        );
         // A 64-byte hole between two live blocks: each alloc takes it back
         // (its own class, no split) and each free finds both neighbours in
         // use (no merge), the common case in a busy heap.
@@ -210,8 +232,16 @@ pub fn fastpath(out_dir: &Path) -> Vec<FastPath> {
             let calls = lines
                 .map(|ls| {
                     ls.iter()
-                        .filter(|l| l.contains("\tcall") || (l.contains("\tjmp") && (l.contains("@") || l.contains("_DYNAMIC"))))
-                        .filter_map(|l| l.split('<').nth(1).map(|x| x.trim_end_matches('>').to_string()))
+                        .filter(|l| {
+                            l.contains("\tcall")
+                                || (l.contains("\tjmp")
+                                    && (l.contains("@") || l.contains("_DYNAMIC")))
+                        })
+                        .filter_map(|l| {
+                            l.split('<')
+                                .nth(1)
+                                .map(|x| x.trim_end_matches('>').to_string())
+                        })
                         .collect()
                 })
                 .unwrap_or_default();

@@ -46,7 +46,12 @@ impl Plan {
                 Step { idx, size, align }
             })
             .collect();
-        Plan { live, aligned, init, steps }
+        Plan {
+            live,
+            aligned,
+            init,
+            steps,
+        }
     }
 
     /// Arena bytes for N live blocks of at most 1024 B, alignment padding,
@@ -90,10 +95,15 @@ impl<G: Gp> Live<G> {
         for s in steps {
             let slot = unsafe { self.slots.get_unchecked_mut(s.idx as usize) };
             unsafe {
-                self.g.free(slot.ptr, slot.size as usize, slot.align as usize);
+                self.g
+                    .free(slot.ptr, slot.size as usize, slot.align as usize);
                 let p = self.g.alloc(s.size as usize, s.align as usize);
                 failed |= p == 0;
-                *slot = Slot { ptr: p, size: s.size, align: s.align };
+                *slot = Slot {
+                    ptr: p,
+                    size: s.size,
+                    align: s.align,
+                };
             }
         }
         assert!(!failed, "{}: allocation failed in steady state", G::NAME);
@@ -124,7 +134,13 @@ impl<G: Gp> Drop for Live<G> {
 }
 
 /// Runs `count` steps in chunks, giving up (false) once `deadline` passes.
-fn run_until<G: Gp>(live: &mut Live<G>, steps: &[Step], pos: &mut usize, count: usize, deadline: Instant) -> bool {
+fn run_until<G: Gp>(
+    live: &mut Live<G>,
+    steps: &[Step],
+    pos: &mut usize,
+    count: usize,
+    deadline: Instant,
+) -> bool {
     let mut left = count;
     while left > 0 {
         if Instant::now() > deadline {
@@ -151,7 +167,8 @@ fn steady<G: Gp>(cfg: &Cfg, plan: &Plan) -> Row {
     let budget = cfg.budget.as_secs_f64();
     let t0 = Instant::now();
     let deadline = t0 + cfg.budget * 2;
-    let too_slow = |per_step: f64, why: String| Row::too_slow(G::NAME, G::KIND, per_step * 1e9, why);
+    let too_slow =
+        |per_step: f64, why: String| Row::too_slow(G::NAME, G::KIND, per_step * 1e9, why);
     let Some(mut live) = Live::<G>::setup_until(plan, Some(deadline)) else {
         // An estimate of the set-up's own cost per allocation.
         return too_slow(
@@ -240,7 +257,11 @@ pub fn scaling(cfg: &Cfg) -> Vec<Workload> {
                 "freelist",
                 &format!(
                     "Free list: steady state, {n} live blocks, sizes 16-1024 B, {}",
-                    if aligned { "random align 8-256" } else { "align 8" }
+                    if aligned {
+                        "random align 8-256"
+                    } else {
+                        "align 8"
+                    }
                 ),
                 "one step: free a random live block + allocate a new one",
             )

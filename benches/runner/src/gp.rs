@@ -30,7 +30,10 @@ impl Arena {
             )
         };
         assert!(base != libc::MAP_FAILED, "mmap of {len} bytes failed");
-        Arena { base: base.cast(), len }
+        Arena {
+            base: base.cast(),
+            len,
+        }
     }
 }
 
@@ -93,7 +96,14 @@ impl Gp for Ours {
     }
     #[inline(always)]
     unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {
-        freelist_alloc(self.h, Layout { size: size as i64, align: align as i64 }).ptr as usize
+        freelist_alloc(
+            self.h,
+            Layout {
+                size: size as i64,
+                align: align as i64,
+            },
+        )
+        .ptr as usize
     }
     #[inline(always)]
     unsafe fn free(&mut self, ptr: usize, _size: usize, _align: usize) {
@@ -129,11 +139,25 @@ impl Gp for Floor {
     }
     #[inline(always)]
     unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {
-        floor_classes_alloc(self.h, Layout { size: size as i64, align: align as i64 }).ptr as usize
+        floor_classes_alloc(
+            self.h,
+            Layout {
+                size: size as i64,
+                align: align as i64,
+            },
+        )
+        .ptr as usize
     }
     #[inline(always)]
     unsafe fn free(&mut self, ptr: usize, size: usize, align: usize) {
-        floor_classes_dealloc(self.h, ptr as i64, Layout { size: size as i64, align: align as i64 });
+        floor_classes_dealloc(
+            self.h,
+            ptr as i64,
+            Layout {
+                size: size as i64,
+                align: align as i64,
+            },
+        );
     }
 }
 
@@ -205,7 +229,10 @@ impl Gp for Rlsf {
         let block = std::ptr::slice_from_raw_parts_mut(arena.base, arena.len);
         let n = unsafe { tlsf.insert_free_block_ptr(NonNull::new(block).unwrap()) };
         assert!(n.is_some(), "rlsf: arena rejected");
-        Rlsf { tlsf, _arena: arena }
+        Rlsf {
+            tlsf,
+            _arena: arena,
+        }
     }
     #[inline(always)]
     unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {
@@ -216,7 +243,8 @@ impl Gp for Rlsf {
     }
     #[inline(always)]
     unsafe fn free(&mut self, ptr: usize, _size: usize, align: usize) {
-        self.tlsf.deallocate(NonNull::new_unchecked(ptr as *mut u8), align)
+        self.tlsf
+            .deallocate(NonNull::new_unchecked(ptr as *mut u8), align)
     }
     unsafe fn realloc(&mut self, ptr: usize, _old: usize, align: usize, new: usize) -> usize {
         match self
@@ -246,7 +274,10 @@ impl Gp for Talc {
         let mut talc = Box::new(TalcT::new(talc::source::Manual));
         let r = unsafe { talc.claim(arena.base, arena.len) };
         assert!(r.is_some(), "talc: claim failed");
-        Talc { talc, _arena: arena }
+        Talc {
+            talc,
+            _arena: arena,
+        }
     }
     #[inline(always)]
     unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {
@@ -276,7 +307,10 @@ impl Gp for Lla {
         let arena = Arena::new(capacity);
         let mut heap = Box::new(linked_list_allocator::Heap::empty());
         unsafe { heap.init(arena.base, arena.len) };
-        Lla { heap, _arena: arena }
+        Lla {
+            heap,
+            _arena: arena,
+        }
     }
     #[inline(always)]
     unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {

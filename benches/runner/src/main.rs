@@ -39,7 +39,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("callgrind-freelist") => {
-            let n = |i: usize| args.get(i).and_then(|a| a.parse::<usize>().ok()).unwrap_or_else(|| usage());
+            let n = |i: usize| {
+                args.get(i)
+                    .and_then(|a| a.parse::<usize>().ok())
+                    .unwrap_or_else(|| usage())
+            };
             freelist::callgrind_child(n(1), n(2), n(3) != 0);
             return;
         }
@@ -48,7 +52,9 @@ fn main() {
             return;
         }
         Some("replay-child") => {
-            let (Some(t), Some(i)) = (args.get(1), args.get(2)) else { usage() };
+            let (Some(t), Some(i)) = (args.get(1), args.get(2)) else {
+                usage()
+            };
             trace::replay_child(t, i);
             return;
         }
@@ -70,15 +76,27 @@ fn main() {
         match a.as_str() {
             "--quick" => cfg.quick = true,
             "--reps" => {
-                cfg.reps = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage());
+                cfg.reps = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage());
                 reps_given = true;
             }
             "--only" => {
-                only = Some(it.next().unwrap_or_else(|| usage()).split(',').map(String::from).collect())
+                only = Some(
+                    it.next()
+                        .unwrap_or_else(|| usage())
+                        .split(',')
+                        .map(String::from)
+                        .collect(),
+                )
             }
             "--out" => out = PathBuf::from(it.next().unwrap_or_else(|| usage())),
             "--budget" => {
-                let s: f64 = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage());
+                let s: f64 = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| usage());
                 cfg.budget = Duration::from_secs_f64(s);
             }
             "--traces" => traces = Some(PathBuf::from(it.next().unwrap_or_else(|| usage()))),
@@ -101,7 +119,11 @@ fn main() {
         ffi::version(),
         callgrind::SO_PATH,
         cfg.reps,
-        if cfg.quick { ", QUICK mode (numbers not representative)" } else { "" }
+        if cfg.quick {
+            ", QUICK mode (numbers not representative)"
+        } else {
+            ""
+        }
     );
     let mut all: Vec<Workload> = Vec::new();
     let emit = |ws: Vec<Workload>, all: &mut Vec<Workload>| {
@@ -156,7 +178,11 @@ fn main() {
                             .find(|c| c.live == n && c.aligned == aligned)
                             .map(|c| c.alloc_ir + c.dealloc_ir)
                     };
-                    let big = v.iter().filter(|c| c.aligned == aligned).map(|c| c.live).max();
+                    let big = v
+                        .iter()
+                        .filter(|c| c.aligned == aligned)
+                        .map(|c| c.live)
+                        .max();
                     if let (Some(a), Some(b)) = (step(100), big.and_then(step)) {
                         println!(
                             "   {}: N={} / N=100 = {:.3} (target <= 1.2)",
@@ -181,7 +207,11 @@ fn main() {
                 f.dynamic.map(|d| format!("{d:.1}")).unwrap_or("-".into()),
                 f.self_only.map(|d| format!("{d:.1}")).unwrap_or("-".into()),
                 f.static_len.map(|d| d.to_string()).unwrap_or("-".into()),
-                if f.calls.is_empty() { "-".to_string() } else { f.calls.join(", ") }
+                if f.calls.is_empty() {
+                    "-".to_string()
+                } else {
+                    f.calls.join(", ")
+                }
             );
         }
         fast = callgrind::fastpath_json(&v);

@@ -71,7 +71,12 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
             })
         });
         bump_free(h);
-        w.rows.push(Row::new("vais_alloc bump_alloc (C ABI)", Kind::Ours, s, n as u64));
+        w.rows.push(Row::new(
+            "vais_alloc bump_alloc (C ABI)",
+            Kind::Ours,
+            s,
+            n as u64,
+        ));
 
         let b = bumpalo::Bump::with_capacity(cap as usize);
         let mut b = b;
@@ -88,7 +93,8 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
             })
         });
         drop(b);
-        w.rows.push(Row::new("bumpalo (inlined Rust)", Kind::Peer, s, n as u64));
+        w.rows
+            .push(Row::new("bumpalo (inlined Rust)", Kind::Peer, s, n as u64));
 
         let f = floor_bump_new(cap);
         let s = measure(cfg, warm, || {
@@ -107,7 +113,12 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
             })
         });
         floor_bump_free(f);
-        w.rows.push(Row::new("C floor: pointer bump (.so)", Kind::Floor, s, n as u64));
+        w.rows.push(Row::new(
+            "C floor: pointer bump (.so)",
+            Kind::Floor,
+            s,
+            n as u64,
+        ));
 
         let mut ptrs: Vec<*mut libc::c_void> = Vec::with_capacity(n);
         let (sa, sf) = measure_split(cfg, warm, || {
@@ -128,8 +139,13 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
             (da, df, n as u64)
         });
         w.rows.push(
-            Row::new("glibc malloc (frees not included)", Kind::Peer, sa, n as u64)
-                .note("posix_memalign above align 16"),
+            Row::new(
+                "glibc malloc (frees not included)",
+                Kind::Peer,
+                sa,
+                n as u64,
+            )
+            .note("posix_memalign above align 16"),
         );
         w.rows.push(
             Row::new("glibc free (timed separately)", Kind::Info, sf, n as u64)
@@ -208,7 +224,12 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         pool_free(h);
-        w.rows.push(Row::new("vais_alloc pool_alloc/dealloc (C ABI)", Kind::Ours, s, n as u64));
+        w.rows.push(Row::new(
+            "vais_alloc pool_alloc/dealloc (C ABI)",
+            Kind::Ours,
+            s,
+            n as u64,
+        ));
 
         let f = floor_pool_new(POOL_BLOCK, 1024);
         let s = measure(cfg, 2, || {
@@ -225,7 +246,12 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         floor_pool_free(f);
-        w.rows.push(Row::new("C floor: intrusive free list (.so)", Kind::Floor, s, n as u64));
+        w.rows.push(Row::new(
+            "C floor: intrusive free list (.so)",
+            Kind::Floor,
+            s,
+            n as u64,
+        ));
 
         let s = measure(cfg, 2, || {
             timed(|| {
@@ -239,7 +265,8 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                 n as u64
             })
         });
-        w.rows.push(Row::new("glibc malloc/free", Kind::Peer, s, n as u64));
+        w.rows
+            .push(Row::new("glibc malloc/free", Kind::Peer, s, n as u64));
     }
     out.push(w);
 
@@ -271,7 +298,12 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         pool_free(h);
-        w.rows.push(Row::new("vais_alloc pool_alloc/dealloc (C ABI)", Kind::Ours, s, ops));
+        w.rows.push(Row::new(
+            "vais_alloc pool_alloc/dealloc (C ABI)",
+            Kind::Ours,
+            s,
+            ops,
+        ));
 
         let f = floor_pool_new(POOL_BLOCK, batch as i64);
         let s = measure(cfg, 2, || {
@@ -290,7 +322,12 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         floor_pool_free(f);
-        w.rows.push(Row::new("C floor: intrusive free list (.so)", Kind::Floor, s, ops));
+        w.rows.push(Row::new(
+            "C floor: intrusive free list (.so)",
+            Kind::Floor,
+            s,
+            ops,
+        ));
 
         let s = measure(cfg, 2, || {
             timed(|| {
@@ -305,7 +342,8 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                 ops
             })
         });
-        w.rows.push(Row::new("glibc malloc/free", Kind::Peer, s, ops));
+        w.rows
+            .push(Row::new("glibc malloc/free", Kind::Peer, s, ops));
     }
     out.push(w);
     out
@@ -343,7 +381,12 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         stack_free(h);
-        w.rows.push(Row::new("vais_alloc stack_alloc/pop (C ABI)", Kind::Ours, s, n as u64));
+        w.rows.push(Row::new(
+            "vais_alloc stack_alloc/pop (C ABI)",
+            Kind::Ours,
+            s,
+            n as u64,
+        ));
 
         let f = floor_stack_new(1 << 20);
         let s = measure(cfg, 2, || {
@@ -360,7 +403,12 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         floor_stack_free(f);
-        w.rows.push(Row::new("C floor: header-linked stack (.so)", Kind::Floor, s, n as u64));
+        w.rows.push(Row::new(
+            "C floor: header-linked stack (.so)",
+            Kind::Floor,
+            s,
+            n as u64,
+        ));
     }
     out.push(w);
 
@@ -391,7 +439,12 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         stack_free(h);
-        w.rows.push(Row::new("vais_alloc stack_alloc/pop (C ABI)", Kind::Ours, s, ops));
+        w.rows.push(Row::new(
+            "vais_alloc stack_alloc/pop (C ABI)",
+            Kind::Ours,
+            s,
+            ops,
+        ));
 
         let f = floor_stack_new(1 << 20);
         let s = measure(cfg, 2, || {
@@ -411,7 +464,12 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
             })
         });
         floor_stack_free(f);
-        w.rows.push(Row::new("C floor: header-linked stack (.so)", Kind::Floor, s, ops));
+        w.rows.push(Row::new(
+            "C floor: header-linked stack (.so)",
+            Kind::Floor,
+            s,
+            ops,
+        ));
     }
     out.push(w);
     out
@@ -421,9 +479,16 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
 
 pub fn global(cfg: &Cfg) -> Vec<Workload> {
     let mut out = Vec::new();
-    for (align, n) in [(16i64, cfg.scale(1_000_000, 20_000)), (4096, cfg.scale(300_000, 5_000))] {
+    for (align, n) in [
+        (16i64, cfg.scale(1_000_000, 20_000)),
+        (4096, cfg.scale(300_000, 5_000)),
+    ] {
         let l = Layout { size: 64, align };
-        let peer = if align <= 16 { "glibc malloc/free" } else { "glibc posix_memalign/free" };
+        let peer = if align <= 16 {
+            "glibc malloc/free"
+        } else {
+            "glibc posix_memalign/free"
+        };
         let mut w = Workload::new(
             &format!("global/64B-align{align}"),
             "global",
@@ -443,7 +508,12 @@ pub fn global(cfg: &Cfg) -> Vec<Workload> {
                     n as u64
                 })
             });
-            w.rows.push(Row::new("vais_alloc global_alloc/dealloc (C ABI)", Kind::Ours, s, n as u64));
+            w.rows.push(Row::new(
+                "vais_alloc global_alloc/dealloc (C ABI)",
+                Kind::Ours,
+                s,
+                n as u64,
+            ));
 
             let s = measure(cfg, 2, || {
                 timed(|| {

@@ -69,7 +69,11 @@ fn parse(path: &Path) -> Trace {
         match kind {
             OP_MALLOC | OP_CALLOC | OP_ALIGNED if out != 0 => {
                 let id = alloc(&mut live_ids, &mut live);
-                let align = if kind == OP_ALIGNED { align.max(MALLOC_ALIGN) } else { MALLOC_ALIGN };
+                let align = if kind == OP_ALIGNED {
+                    align.max(MALLOC_ALIGN)
+                } else {
+                    MALLOC_ALIGN
+                };
                 ops.push(Op::Alloc { id, size, align });
             }
             OP_FREE => match live_ids.remove(&inp) {
@@ -81,7 +85,11 @@ fn parse(path: &Path) -> Trace {
             },
             OP_REALLOC if inp == 0 && out != 0 => {
                 let id = alloc(&mut live_ids, &mut live);
-                ops.push(Op::Alloc { id, size, align: MALLOC_ALIGN });
+                ops.push(Op::Alloc {
+                    id,
+                    size,
+                    align: MALLOC_ALIGN,
+                });
             }
             OP_REALLOC if inp != 0 && size == 0 => {
                 if let Some((id, s)) = live_ids.remove(&inp) {
@@ -98,14 +106,23 @@ fn parse(path: &Path) -> Trace {
                 None => {
                     skipped += 1;
                     let id = alloc(&mut live_ids, &mut live);
-                    ops.push(Op::Alloc { id, size, align: MALLOC_ALIGN });
+                    ops.push(Op::Alloc {
+                        id,
+                        size,
+                        align: MALLOC_ALIGN,
+                    });
                 }
             },
             _ => skipped += 1,
         }
         peak = peak.max(live);
     }
-    Trace { ops, ids: next as usize, peak_live: peak, skipped }
+    Trace {
+        ops,
+        ids: next as usize,
+        peak_live: peak,
+        skipped,
+    }
 }
 
 /// Tracks the peak footprint during a replay.
@@ -189,7 +206,11 @@ fn replay<G: Gp, F: Footprint>(g: &mut G, ops: &[Op], slots: &mut [Slot], fp: &m
                 Op::Alloc { id, size, align } => {
                     let p = g.alloc(size, align);
                     assert!(p != 0, "{}: allocation of {size} B failed", G::NAME);
-                    *slots.get_unchecked_mut(id as usize) = Slot { ptr: p, size, align };
+                    *slots.get_unchecked_mut(id as usize) = Slot {
+                        ptr: p,
+                        size,
+                        align,
+                    };
                     fp.after_alloc(p, size);
                 }
                 Op::Free { id } => {
@@ -204,7 +225,11 @@ fn replay<G: Gp, F: Footprint>(g: &mut G, ops: &[Op], slots: &mut [Slot], fp: &m
                     let p = g.realloc(s.ptr, s.size, s.align, size);
                     assert!(p != 0, "{}: reallocation to {size} B failed", G::NAME);
                     slots.get_unchecked_mut(old as usize).ptr = 0;
-                    *slots.get_unchecked_mut(new as usize) = Slot { ptr: p, size, align: s.align };
+                    *slots.get_unchecked_mut(new as usize) = Slot {
+                        ptr: p,
+                        size,
+                        align: s.align,
+                    };
                     fp.after_alloc(p, size);
                 }
             }
@@ -227,11 +252,18 @@ fn child<G: Gp>(t: &Trace, reps: usize, glibc: bool) {
     let mut g = G::create(cap);
     // Pass 1: footprint (and warm-up).
     let peak = if glibc {
-        let mut fp = Brk { base: Brk::now(), peak: 0, mmapped: 0 };
+        let mut fp = Brk {
+            base: Brk::now(),
+            peak: 0,
+            mmapped: 0,
+        };
         replay(&mut g, &t.ops, &mut slots, &mut fp);
         fp.peak()
     } else {
-        let mut fp = Span { lo: usize::MAX, hi: 0 };
+        let mut fp = Span {
+            lo: usize::MAX,
+            hi: 0,
+        };
         replay(&mut g, &t.ops, &mut slots, &mut fp);
         fp.peak()
     };
@@ -256,7 +288,10 @@ const IMPLS: [&str; 4] = ["ours", "glibc", "rlsf", "talc"];
 
 /// `replay-child TRACE IMPL [REPS]`.
 pub fn replay_child(trace: &str, imp: &str) {
-    let reps = std::env::var("VAIS_BENCH_REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(9);
+    let reps = std::env::var("VAIS_BENCH_REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(9);
     let t = parse(Path::new(trace));
     match imp {
         "ours" => child::<Ours>(&t, reps, false),
@@ -269,8 +304,16 @@ pub fn replay_child(trace: &str, imp: &str) {
 
 fn meta(imp: &str) -> (&'static str, Kind, &'static str) {
     match imp {
-        "ours" => (Ours::NAME, Ours::KIND, "realloc = alloc + copy + free (no freelist_realloc in the C ABI)"),
-        "glibc" => (Glibc::NAME, Glibc::KIND, "native realloc; footprint = brk growth + mmapped chunks"),
+        "ours" => (
+            Ours::NAME,
+            Ours::KIND,
+            "realloc = alloc + copy + free (no freelist_realloc in the C ABI)",
+        ),
+        "glibc" => (
+            Glibc::NAME,
+            Glibc::KIND,
+            "native realloc; footprint = brk growth + mmapped chunks",
+        ),
         "rlsf" => (Rlsf::NAME, Rlsf::KIND, "native reallocate"),
         _ => (Talc::NAME, Talc::KIND, "realloc = alloc + copy + free"),
     }
@@ -290,8 +333,14 @@ pub fn replay_all(cfg: &Cfg, dir: &Path) -> Vec<Workload> {
     let exe = std::env::current_exe().expect("current_exe");
     let mut out = Vec::new();
     for (prog, what) in [
-        ("gcc", "gcc -O2 compiling a generated 5,000-line C file (cc1's trace)"),
-        ("python3", "python3 (PYTHONMALLOC=malloc) building and discarding objects"),
+        (
+            "gcc",
+            "gcc -O2 compiling a generated 5,000-line C file (cc1's trace)",
+        ),
+        (
+            "python3",
+            "python3 (PYTHONMALLOC=malloc) building and discarding objects",
+        ),
     ] {
         let Some(path) = largest(&dir.join(prog)) else {
             eprintln!("  no trace in {}: skipped", dir.join(prog).display());
@@ -314,8 +363,13 @@ pub fn replay_all(cfg: &Cfg, dir: &Path) -> Vec<Workload> {
                 Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
                 Ok(o) => {
                     let err = String::from_utf8_lossy(&o.stderr);
-                    let msg = err.lines().find(|l| l.contains("panicked") || l.contains("failed")).unwrap_or("");
-                    w.rows.push(Row::new(name, kind, Vec::new(), 0).note(format!("replay failed: {msg}")));
+                    let msg = err
+                        .lines()
+                        .find(|l| l.contains("panicked") || l.contains("failed"))
+                        .unwrap_or("");
+                    w.rows.push(
+                        Row::new(name, kind, Vec::new(), 0).note(format!("replay failed: {msg}")),
+                    );
                     continue;
                 }
                 Err(e) => panic!("cannot run {}: {e}", exe.display()),
@@ -325,16 +379,23 @@ pub fn replay_all(cfg: &Cfg, dir: &Path) -> Vec<Workload> {
                     .find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_string()))
                     .unwrap_or_default()
             };
-            let samples: Vec<f64> = field("samples ").split_whitespace().filter_map(|x| x.parse().ok()).collect();
+            let samples: Vec<f64> = field("samples ")
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
             let ops: u64 = field("ops ").parse().unwrap_or(0);
             let peak_live: f64 = field("peak_live ").parse().unwrap_or(0.0);
             let footprint: f64 = field("footprint ").parse().unwrap_or(0.0);
             let _ = median(&samples);
             let mut row = Row::new(name, kind, samples, ops).note(note);
-            row.extra.push(("footprint/live".into(), footprint / peak_live.max(1.0)));
-            row.extra.push(("peak_live_MiB".into(), peak_live / 1048576.0));
-            row.extra.push(("footprint_MiB".into(), footprint / 1048576.0));
-            w.params.retain(|(k, _)| k != "peak_live_bytes" && k != "ops");
+            row.extra
+                .push(("footprint/live".into(), footprint / peak_live.max(1.0)));
+            row.extra
+                .push(("peak_live_MiB".into(), peak_live / 1048576.0));
+            row.extra
+                .push(("footprint_MiB".into(), footprint / 1048576.0));
+            w.params
+                .retain(|(k, _)| k != "peak_live_bytes" && k != "ops");
             w.params.push(("peak_live_bytes".into(), peak_live));
             w.params.push(("ops".into(), ops as f64));
             out_row(&mut w, row);
