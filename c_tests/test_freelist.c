@@ -498,3 +498,61 @@ TEST(freelist_random_churn_keeps_blocks_disjoint_and_intact) {
     CHECK_EQ(freelist_largest_free_block(list), CAPACITY - HEADER);
     CHECK_EQ(freelist_free(list), 0);
 }
+
+/* freelist_realloc (an extra of this library): in place when it can be,
+ * moved otherwise, contents kept, failures change nothing. */
+TEST(freelist_realloc_grows_shrinks_and_moves) {
+    FreeListAllocator *list = freelist_new(16384);
+    CHECK(list != NULL);
+    Allocation a = freelist_alloc(list, layout_new(100, 8));
+    fill_pattern(a.ptr, 100, 21);
+
+    Allocation grown = freelist_realloc(list, a.ptr, layout_new(3000, 8));
+    CHECK_EQ(grown.ptr, a.ptr); /* the rest of the heap follows `a` */
+    CHECK_GE(grown.size, 3000);
+    CHECK(pattern_intact(grown.ptr, 100, 21));
+
+    int64_t before_shrink = freelist_total_allocated(list);
+    Allocation shrunk = freelist_realloc(list, a.ptr, layout_new(40, 8));
+    CHECK_EQ(shrunk.ptr, a.ptr);
+    CHECK_LT(freelist_total_allocated(list), before_shrink);
+    CHECK(pattern_intact(shrunk.ptr, 40, 21));
+
+    Allocation wall = freelist_alloc(list, layout_new(16, 8));
+    CHECK_NE(wall.ptr, 0);
+    fill_pattern(wall.ptr, wall.size, 22);
+    Allocation moved = freelist_realloc(list, a.ptr, layout_new(5000, 512));
+    CHECK_NE(moved.ptr, 0);
+    CHECK_NE(moved.ptr, a.ptr);
+    CHECK_EQ(moved.ptr % 512, 0);
+    CHECK(pattern_intact(moved.ptr, 40, 21));
+    CHECK(pattern_intact(wall.ptr, wall.size, 22));
+
+    /* Refusals: nothing changes, the block keeps its bytes. */
+    Snapshot before = snapshot(list);
+    CHECK_ALLOC_FAILS(freelist_realloc(list, moved.ptr, layout_new(INT64_C(1) << 40, 8)),
+                      VAIS_ALLOC_E_EXHAUSTED);
+    CHECK_ALLOC_FAILS(freelist_realloc(list, moved.ptr, layout_new(8, 12)), VAIS_ALLOC_E_INVALID_LAYOUT);
+    CHECK_ALLOC_FAILS(freelist_realloc(list, moved.ptr + 16, layout_new(8, 8)),
+                      VAIS_ALLOC_E_FOREIGN_POINTER);
+    CHECK_ALLOC_FAILS(freelist_realloc(NULL, moved.ptr, layout_new(8, 8)), VAIS_ALLOC_E_NULL_HANDLE);
+    PoolAllocator *pool = pool_new(64, 4);
+    CHECK_ALLOC_FAILS(freelist_realloc((FreeListAllocator *)(void *)pool, moved.ptr, layout_new(8, 8)),
+                      VAIS_ALLOC_E_INVALID_ARGUMENT);
+    CHECK_EQ(pool_num_free_blocks(pool), 4);
+    CHECK_EQ(pool_free(pool), 0);
+    CHECK_UNCHANGED(list, before);
+    CHECK(pattern_intact(moved.ptr, 40, 21));
+
+    /* 0 allocates. */
+    Allocation fresh = freelist_realloc(list, 0, layout_new(64, 64));
+    CHECK_NE(fresh.ptr, 0);
+    CHECK_EQ(fresh.ptr % 64, 0);
+
+    CHECK_EQ(freelist_dealloc(list, fresh.ptr), 0);
+    CHECK_EQ(freelist_dealloc(list, moved.ptr), 0);
+    CHECK_EQ(freelist_dealloc(list, wall.ptr), 0);
+    CHECK_EQ(freelist_remaining(list), 16384);
+    CHECK_EQ(freelist_largest_free_block(list), 16384 - HEADER);
+    CHECK_EQ(freelist_free(list), 0);
+}

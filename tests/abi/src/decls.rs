@@ -114,6 +114,7 @@ extern "C" {
     // freelist_*
     pub fn freelist_new(capacity: i64) -> *mut FreeListAllocator;
     pub fn freelist_alloc(list: *mut FreeListAllocator, layout: Layout) -> Allocation;
+    pub fn freelist_realloc(list: *mut FreeListAllocator, ptr: i64, layout: Layout) -> Allocation;
     pub fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64) -> i64;
     pub fn freelist_total_allocated(list: *mut FreeListAllocator) -> i64;
     pub fn freelist_remaining(list: *mut FreeListAllocator) -> i64;

@@ -106,6 +106,7 @@ tie_functions! {
 
     free_list::freelist_new(_);
     free_list::freelist_alloc(_, _);
+    free_list::freelist_realloc(_, _, _);
     free_list::freelist_dealloc(_, _);
     free_list::freelist_total_allocated(_);
     free_list::freelist_remaining(_);
