@@ -154,8 +154,8 @@ impl Workload {
         let _ = writeln!(s, "\n== {} [{}]\n   op = {}", self.title, self.id, self.op);
         let _ = writeln!(
             s,
-            "   {:<34} {:>11} {:>11} {:>9} {:>9}  {}",
-            "implementation", "median ns", "min ns", "vs peer", "vs floor", "note"
+            "   {:<34} {:>11} {:>11} {:>9} {:>9}  note",
+            "implementation", "median ns", "min ns", "vs peer", "vs floor"
         );
         let best = self.best_peer();
         let floor = self.floor();

@@ -25,11 +25,10 @@ pub const HOT: [&str; 9] = [
 
 /// Runs this binary under callgrind, collecting only inside
 /// `vais_bench_window`; returns Ir per function (inclusive or self).
-fn run_callgrind(
-    out_dir: &Path,
-    tag: &str,
-    args: &[String],
-) -> Result<(BTreeMap<String, u64>, BTreeMap<String, u64>), String> {
+/// Instructions per function: (inclusive, self).
+type IrByFunction = (BTreeMap<String, u64>, BTreeMap<String, u64>);
+
+fn run_callgrind(out_dir: &Path, tag: &str, args: &[String]) -> Result<IrByFunction, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = out_dir.join(format!("callgrind.{tag}.out"));
     let st = Command::new("valgrind")

@@ -40,6 +40,7 @@ extern "C" {
     pub fn freelist_new(capacity: i64) -> Handle;
     pub fn freelist_alloc(list: Handle, layout: Layout) -> Allocation;
     pub fn freelist_dealloc(list: Handle, ptr: i64) -> i64;
+    pub fn freelist_realloc(list: Handle, ptr: i64, layout: Layout) -> Allocation;
     pub fn freelist_free(list: Handle) -> i64;
 
     pub fn stack_new(capacity: i64) -> Handle;

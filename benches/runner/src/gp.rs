@@ -109,6 +109,19 @@ impl Gp for Ours {
     unsafe fn free(&mut self, ptr: usize, _size: usize, _align: usize) {
         self.bad |= freelist_dealloc(self.h, ptr as i64);
     }
+    /// The library's own realloc: in place when the block or its free
+    /// successor has room.
+    unsafe fn realloc(&mut self, ptr: usize, _old: usize, align: usize, new: usize) -> usize {
+        freelist_realloc(
+            self.h,
+            ptr as i64,
+            Layout {
+                size: new as i64,
+                align: align as i64,
+            },
+        )
+        .ptr as usize
+    }
     fn errors(&self) -> i64 {
         self.bad
     }

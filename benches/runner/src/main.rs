@@ -110,7 +110,7 @@ fn main() {
     if cfg.quick {
         cfg.budget = cfg.budget.min(Duration::from_secs(1));
     }
-    let want = |g: &str| only.as_ref().map_or(true, |o| o.iter().any(|x| x == g));
+    let want = |g: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == g));
     std::fs::create_dir_all(&out).expect("cannot create the output directory");
 
     let start = Instant::now();

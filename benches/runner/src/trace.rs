@@ -307,7 +307,7 @@ fn meta(imp: &str) -> (&'static str, Kind, &'static str) {
         "ours" => (
             Ours::NAME,
             Ours::KIND,
-            "realloc = alloc + copy + free (no freelist_realloc in the C ABI)",
+            "freelist_realloc (in place when it can)",
         ),
         "glibc" => (
             Glibc::NAME,
