@@ -368,3 +368,14 @@ TEST(bump_new_and_from_buffer_refuse_bad_arguments) {
     CHECK_ERROR(bad = bump_from_buffer(-16, 64), VAIS_ALLOC_E_INVALID_ARGUMENT);
     CHECK(bad == NULL);
 }
+
+/* Addresses cross the ABI as int64_t: a borrowed range must end below
+ * INT64_MAX, or the arena could hand out negative "pointers". */
+TEST(bump_from_buffer_refuses_ranges_past_int64_max) {
+    vais_alloc_clear_error();
+    CHECK(bump_from_buffer(INT64_MAX, INT64_MAX) == NULL);
+    CHECK_EQ(vais_alloc_last_error(), VAIS_ALLOC_E_INVALID_ARGUMENT);
+    vais_alloc_clear_error();
+    CHECK(bump_from_buffer(INT64_MAX - 8, 16) == NULL);
+    CHECK_EQ(vais_alloc_last_error(), VAIS_ALLOC_E_INVALID_ARGUMENT);
+}

@@ -108,3 +108,15 @@ TEST(global_failures_report_codes_and_keep_the_old_block) {
     CHECK(pattern_intact(a.ptr, 48, 99));
     global_dealloc(a.ptr, old);
 }
+
+/* ptr 0: dealloc is a no-op and realloc is global_alloc(new), whatever the
+ * old layout says. */
+TEST(global_null_pointer_ignores_the_old_layout) {
+    CHECK_ERROR(global_dealloc(0, layout_new(0, 0)), VAIS_ALLOC_OK);
+    vais_alloc_clear_error();
+    Allocation a = global_realloc(0, layout_new(-1, 3), layout_new(64, 64));
+    CHECK_NE(a.ptr, 0);
+    CHECK_EQ(a.ptr % 64, 0);
+    CHECK_EQ(vais_alloc_last_error(), VAIS_ALLOC_OK);
+    global_dealloc(a.ptr, layout_new(64, 64));
+}

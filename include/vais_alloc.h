@@ -6,7 +6,10 @@
  * Pointers cross the boundary as int64_t (0 = none); handles are opaque
  * pointers. A failed call returns {0, 0}, 0, NULL or a negative
  * VAIS_ALLOC_E_* code, and records that code for the calling thread
- * (vais_alloc_last_error()). One handle must not be used by two threads at
+ * (vais_alloc_last_error()). "A bad handle" below means NULL
+ * (VAIS_ALLOC_E_NULL_HANDLE) or a live handle of another allocator family
+ * (VAIS_ALLOC_E_INVALID_ARGUMENT); a failed call changes nothing.
+ * One handle must not be used by two threads at
  * once; separate handles, global_*, layout_* and the error functions are
  * thread-safe.
  */
@@ -100,7 +103,8 @@ struct BumpAllocator *bump_new(int64_t capacity);
 struct BumpAllocator *bump_from_buffer(int64_t buffer, int64_t capacity);
 
 // Allocates `layout` (address aligned to `layout.align`); `size` in the
-// result is `layout.size`. Returns `{0, 0}` on failure, the arena
+// result is `layout.size`. A zero-size request takes one byte of the arena,
+// so every pointer is distinct and a full arena refuses it. Returns `{0, 0}` on failure, the arena
 // unchanged: `VAIS_ALLOC_E_EXHAUSTED` when it does not fit,
 // `VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_NULL_HANDLE`,
 // `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family.
@@ -235,8 +239,9 @@ int64_t freelist_largest_free_block(struct FreeListAllocator *list);
 // `list` must be NULL or a live handle.
 int64_t freelist_drop(struct FreeListAllocator *list);
 
-// `freelist_drop`, then releases the handle itself; NULL is a no-op
-// returning 0.
+// `freelist_drop`, then releases the handle itself. NULL is a no-op returning
+// 0; a handle of another family is refused with
+// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
 //
 // # Safety
 // `list` must be NULL or a live handle; it is dead afterwards.
@@ -369,20 +374,23 @@ int64_t pool_owns(struct PoolAllocator *pool, int64_t ptr);
 // `pool` must be NULL or a live handle.
 int64_t pool_drop(struct PoolAllocator *pool);
 
-// `pool_drop`, then releases the handle itself; NULL is a no-op returning
-// 0.
+// `pool_drop`, then releases the handle itself. NULL is a no-op returning
+// 0; a handle of another family is refused with
+// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
 //
 // # Safety
 // `pool` must be NULL or a live handle; it is dead afterwards.
 int64_t pool_free(struct PoolAllocator *pool);
 
 // Creates a stack owning a `capacity`-byte buffer (16-byte aligned).
+// Capacity 0 is valid (every push is then `VAIS_ALLOC_E_EXHAUSTED`).
 // Returns NULL on a negative capacity (`VAIS_ALLOC_E_INVALID_ARGUMENT`) or
 // when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
 struct StackAllocator *stack_new(int64_t capacity);
 
 // Pushes an allocation of `layout` (8-byte header below it, address aligned
-// to `layout.align`). Returns `{0, 0}` on failure, the stack unchanged:
+// to `layout.align`; a zero-size request takes one byte, so it fits
+// exactly where a one-byte request would). Returns `{0, 0}` on failure, the stack unchanged:
 // `VAIS_ALLOC_E_EXHAUSTED`, `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
 //
 // # Safety
@@ -424,8 +432,9 @@ int64_t stack_depth(struct StackAllocator *stack);
 // `stack` must be NULL or a live handle.
 int64_t stack_drop(struct StackAllocator *stack);
 
-// `stack_drop`, then releases the handle itself; NULL is a no-op returning
-// 0.
+// `stack_drop`, then releases the handle itself. NULL is a no-op returning
+// 0; a handle of another family is refused with
+// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
 //
 // # Safety
 // `stack` must be NULL or a live handle; it is dead afterwards.

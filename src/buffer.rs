@@ -87,9 +87,13 @@ impl Buffer {
         if capacity == 0 {
             return Ok(Buffer::empty());
         }
-        address
+        // Addresses cross the C ABI as int64_t: the whole range must too.
+        let end = address
             .checked_add(capacity)
             .ok_or(Error::InvalidArgument)?;
+        if end > i64::MAX as usize {
+            return Err(Error::InvalidArgument);
+        }
         let start = NonNull::new(address as *mut u8).ok_or(Error::InvalidArgument)?;
         Ok(Buffer {
             start,
@@ -248,6 +252,10 @@ mod tests {
             assert_eq!(Buffer::borrow(0, 16).unwrap_err(), Error::InvalidArgument);
             assert_eq!(
                 Buffer::borrow(usize::MAX - 4, 16).unwrap_err(),
+                Error::InvalidArgument
+            );
+            assert_eq!(
+                Buffer::borrow(i64::MAX as usize, i64::MAX as usize).unwrap_err(),
                 Error::InvalidArgument
             );
         }

@@ -49,7 +49,17 @@
 //! above a given one in two `trailing_zeros`. Allocation rounds the request
 //! up to the next class boundary ("good fit"), so any block of the class it
 //! finds fits; if that finds nothing it also tries the head of the
-//! request's own class. Neither operation walks a list.
+//! highest non-empty class, which may fit when the rounding (or, for
+//! alignments above 16, the worst-case alignment gap) overshot. Neither
+//! operation walks a list.
+//!
+//! # Trust
+//!
+//! Headers are checked before use (magic, state, size), and list links,
+//! which live in freed memory a buggy caller may scribble on, are followed
+//! only to genuine free blocks: corruption of freed memory can hide free
+//! blocks but never makes two allocations overlap, reach outside the heap,
+//! or panic.
 //!
 //! # Invariants (checked by [`FreeList::check_consistency`])
 //!
@@ -163,8 +173,9 @@ impl FreeList {
         }
         let capacity = capacity as usize;
         // Zero-filled, so a never-written word reads as 0 (which no magic
-        // equals) rather than as uninitialised memory; large buffers come
-        // as fresh zero pages, so this costs nothing.
+        // equals) rather than as uninitialised memory. Large buffers come
+        // as fresh zero pages from the kernel; below glibc's mmap threshold
+        // (128 KiB, rising up to 32 MiB after big frees) calloc clears them.
         let buffer = Buffer::allocate(capacity, true)?;
         let key = new_key(buffer.start());
         let mut list = FreeList {
@@ -237,6 +248,37 @@ impl FreeList {
         self.buffer.read_word(offset + HEADER_SIZE + 8 * which)
     }
 
+    /// Whether a genuine free block starts at `offset`: in the heap, on the
+    /// grid, with a free header carrying this block's magic and a sane size.
+    #[inline]
+    fn is_free_block(&self, offset: u64) -> bool {
+        if offset >= self.heap_len as u64 || offset % GRANULE as u64 != 0 {
+            return false;
+        }
+        let offset = offset as usize;
+        let word = self.word1(offset);
+        let size = (word & SIZE_MASK) as usize;
+        word & FREE != 0
+            && word >> MAGIC_SHIFT == self.magic(offset)
+            && size >= MIN_BLOCK
+            && size <= self.heap_len - offset
+    }
+
+    /// A list link of the free block at `offset`. Links live in freed
+    /// memory, which a buggy caller may have written to: one that does not
+    /// lead to a genuine free block reads as the end of the list, so the
+    /// worst a stray write can do is hide free blocks (a leak), never hand
+    /// out memory twice or reach outside the heap.
+    #[inline]
+    fn trusted_link(&self, offset: usize, which: usize) -> u64 {
+        let link = self.link(offset, which);
+        if link == NONE || self.is_free_block(link) {
+            link
+        } else {
+            NONE
+        }
+    }
+
     #[inline]
     fn set_link(&mut self, offset: usize, which: usize, value: u64) {
         self.buffer
@@ -260,8 +302,8 @@ impl FreeList {
     #[inline]
     fn remove(&mut self, offset: usize, size: usize) {
         let (first, second) = class_of(size);
-        let next = self.link(offset, 0);
-        let prev = self.link(offset, 1);
+        let next = self.trusted_link(offset, 0);
+        let prev = self.trusted_link(offset, 1);
         if next != NONE {
             self.set_link(next as usize, 1, prev);
         }
@@ -339,11 +381,15 @@ impl FreeList {
         } else {
             needed.checked_add(align + MIN_BLOCK)?
         };
-        if let Some((first, second)) = class_at_least(worst_case).and_then(|c| self.find_class(c)) {
-            return Some(self.heads[first][second] as usize);
-        }
-        let head = self.top_head()?;
-        let fits = self.size(head).checked_sub(self.gap_for(head, align))? >= needed;
+        let head = match class_at_least(worst_case).and_then(|c| self.find_class(c)) {
+            Some((first, second)) => self.heads[first][second] as usize,
+            None => self.top_head()?,
+        };
+        // The class invariant says it fits; check anyway, with the block's
+        // own header, so that no corruption of freed memory can make an
+        // allocation overlap another.
+        let fits = self.is_free_block(head as u64)
+            && self.size(head).checked_sub(self.gap_for(head, align))? >= needed;
         fits.then_some(head)
     }
 
@@ -405,7 +451,7 @@ impl FreeList {
         let needed = block_size_for(checked.size).ok_or(Error::Exhausted)?;
         let size = self.size(offset);
         let next = offset + size;
-        let next_size = if next < self.heap_len && self.is_free(next) {
+        let next_size = if self.is_free_block(next as u64) {
             self.size(next)
         } else {
             0
@@ -481,7 +527,7 @@ impl FreeList {
             offset = prev_offset;
         }
         let next = offset + size;
-        if next < self.heap_len && self.is_free(next) {
+        if self.is_free_block(next as u64) {
             let next_size = self.size(next);
             self.remove(next, next_size);
             self.buffer.write_word(next + 8, 0);
@@ -509,6 +555,7 @@ impl FreeList {
         // above that only the head of the top class can serve (see
         // `find_block`), so its size is the limit.
         self.top_head()
+            .filter(|&head| self.is_free_block(head as u64))
             .map_or(0, |head| self.size(head) - HEADER_SIZE)
     }
 
@@ -759,6 +806,45 @@ mod tests {
         unsafe { word0.write(saved) };
         list.dealloc(b.ptr).unwrap();
         check(&list);
+    }
+
+    #[test]
+    fn writes_into_freed_blocks_never_cause_overlap_or_panic() {
+        // Scribble the link words of freed blocks with hostile values (a
+        // live block's offset, out of range, misaligned, -16) and keep
+        // allocating: every success must be disjoint from the live blocks.
+        for hostile in [0u64, 8, 3, u64::MAX - 15, 1 << 40, 64, 128] {
+            let mut list = FreeList::new(4096).unwrap();
+            let blocks: Vec<_> = (0..6)
+                .map(|_| list.alloc(Layout::new(48, 8)).unwrap())
+                .collect();
+            let base = list.buffer.start() as i64;
+            list.dealloc(blocks[0].ptr).unwrap();
+            list.dealloc(blocks[4].ptr).unwrap();
+            let live_offset = (blocks[3].ptr - 16 - base) as u64;
+            for freed in [blocks[0], blocks[4]] {
+                let links = freed.ptr as usize as *mut u64;
+                // SAFETY: both link words lie in the freed block's payload,
+                // inside the list's buffer: a simulated use-after-free.
+                unsafe {
+                    links.write(hostile);
+                    links.add(1).write(live_offset);
+                }
+            }
+            let mut got: Vec<Allocation> = [1, 2, 3, 5].iter().map(|&i| blocks[i]).collect();
+            while let Ok(a) = list.alloc(Layout::new(16, 8)) {
+                for b in &got {
+                    assert!(
+                        a.ptr + a.size <= b.ptr - 16 || b.ptr + b.size <= a.ptr - 16,
+                        "{a:?} overlaps {b:?} (hostile {hostile:#x})"
+                    );
+                }
+                got.push(a);
+            }
+            for a in got {
+                let _ = list.dealloc(a.ptr);
+            }
+        }
     }
 
     #[test]

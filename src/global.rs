@@ -54,8 +54,11 @@ pub fn alloc_zeroed(layout: Layout) -> Result<Allocation, Error> {
 /// # Safety
 /// `ptr` must be 0 or a live block returned by this module.
 pub unsafe fn dealloc(ptr: i64, layout: Layout) -> Result<(), Error> {
+    if ptr == 0 {
+        return Ok(());
+    }
     layout.check()?;
-    if ptr != 0 {
+    {
         // SAFETY: the caller guarantees `ptr` came from malloc/calloc/
         // posix_memalign/realloc and is live, so `free` accepts it.
         unsafe { libc::free(ptr as usize as *mut libc::c_void) };
@@ -70,11 +73,11 @@ pub unsafe fn dealloc(ptr: i64, layout: Layout) -> Result<(), Error> {
 /// # Safety
 /// `ptr` must be 0 or a live block returned by this module with layout `old`.
 pub unsafe fn realloc(ptr: i64, old: Layout, new: Layout) -> Result<Allocation, Error> {
-    let old_checked = old.check()?;
-    let new_checked = new.check()?;
     if ptr == 0 {
         return alloc(new);
     }
+    let old_checked = old.check()?;
+    let new_checked = new.check()?;
     let old_ptr = ptr as usize as *mut libc::c_void;
     if new_checked.align <= MALLOC_ALIGN {
         // SAFETY: `old_ptr` is a live system block (caller's guarantee);
@@ -154,6 +157,17 @@ mod tests {
         assert_eq!((a.size, a.ptr % 64), (0, 0));
         free(a, layout);
         free(b, layout);
+    }
+
+    #[test]
+    fn null_pointers_ignore_the_old_layout() {
+        // SAFETY: ptr 0 is always accepted.
+        unsafe {
+            assert_eq!(dealloc(0, Layout::new(0, 0)), Ok(()));
+            let a = realloc(0, Layout::new(-1, 0), Layout::new(64, 32)).unwrap();
+            assert_eq!(a.ptr % 32, 0);
+            dealloc(a.ptr, Layout::new(64, 32)).unwrap();
+        }
     }
 
     #[test]

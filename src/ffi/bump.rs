@@ -19,7 +19,7 @@ impl Family for BumpAllocator {
 }
 
 fn handle(core: Result<Bump, Error>) -> *mut BumpAllocator {
-    finish(core.map(new_handle))
+    finish(core.and_then(new_handle))
 }
 
 /// Creates an arena owning a `capacity`-byte buffer (16-byte aligned).
@@ -45,7 +45,8 @@ pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut Bu
 }
 
 /// Allocates `layout` (address aligned to `layout.align`); `size` in the
-/// result is `layout.size`. Returns `{0, 0}` on failure, the arena
+/// result is `layout.size`. A zero-size request takes one byte of the arena,
+/// so every pointer is distinct and a full arena refuses it. Returns `{0, 0}` on failure, the arena
 /// unchanged: `VAIS_ALLOC_E_EXHAUSTED` when it does not fit,
 /// `VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_NULL_HANDLE`,
 /// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family.

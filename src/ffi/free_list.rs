@@ -23,7 +23,7 @@ impl Family for FreeListAllocator {
 /// block (32 bytes) or exceeds 2^40 - 16, or `VAIS_ALLOC_E_OUT_OF_MEMORY`.
 #[no_mangle]
 pub extern "C" fn freelist_new(capacity: i64) -> *mut FreeListAllocator {
-    finish(FreeList::new(capacity).map(new_handle))
+    finish(FreeList::new(capacity).and_then(new_handle))
 }
 
 /// Allocates `layout` in O(1) (any power-of-two alignment). `size` in the
@@ -128,8 +128,9 @@ pub unsafe extern "C" fn freelist_drop(list: *mut FreeListAllocator) -> i64 {
     unsafe { drop_family(list) }
 }
 
-/// `freelist_drop`, then releases the handle itself; NULL is a no-op
-/// returning 0.
+/// `freelist_drop`, then releases the handle itself. NULL is a no-op returning
+/// 0; a handle of another family is refused with
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `list` must be NULL or a live handle; it is dead afterwards.

@@ -7,7 +7,8 @@
 //!   (`VAIS_ALLOC_E_NULL_HANDLE`) and handles of another family
 //!   (`VAIS_ALLOC_E_INVALID_ARGUMENT`, from the tag every handle starts with);
 //! - `new_handle` / `free_handle` box a core behind a tagged handle and
-//!   release it (the tag is wiped first, so a stale handle is refused);
+//!   release it (the tag is wiped first, which catches many, not all, uses
+//!   of a stale handle: its memory may be reused by a new handle);
 //! - [`ReturnValue`] turns a core `Result` into the C return value and
 //!   records the thread's last error on failure.
 
@@ -86,9 +87,20 @@ struct Handle<C> {
     core: C,
 }
 
-/// Boxes `core` behind a new handle of family `F`.
-pub(crate) fn new_handle<F: Family>(core: F::Core) -> *mut F {
-    Box::into_raw(Box::new(Handle { tag: F::TAG, core })).cast::<F>()
+/// Boxes `core` behind a new handle of family `F`; `OutOfMemory` (instead
+/// of an abort) when the system refuses the few bytes of the handle.
+pub(crate) fn new_handle<F: Family>(core: F::Core) -> Result<*mut F, Error> {
+    let layout = std::alloc::Layout::new::<Handle<F::Core>>();
+    // SAFETY: `Handle` is never zero-sized (it holds a u64 tag).
+    let raw = unsafe { std::alloc::alloc(layout) }.cast::<Handle<F::Core>>();
+    if raw.is_null() {
+        return Err(Error::OutOfMemory);
+    }
+    // SAFETY: `raw` is fresh, non-null and laid out for a `Handle`; writing
+    // initialises it, and it is then owned like `Box::into_raw`'s result
+    // (same global allocator, same layout), which `free_handle` relies on.
+    unsafe { raw.write(Handle { tag: F::TAG, core }) };
+    Ok(raw.cast::<F>())
 }
 
 /// The core behind `handle`.
@@ -124,7 +136,8 @@ pub(crate) unsafe fn free_handle<F: Family>(handle: *mut F) -> Result<(), Error>
     unsafe { core_of(handle)? };
     let handle = handle.cast::<Handle<F::Core>>();
     // SAFETY: the family check above proves `handle` came from
-    // `Box::into_raw` in `new_handle` for this core type, and is still live.
+    // `new_handle` for this core type (allocated exactly as a `Box` would
+    // be), and is still live.
     let mut boxed = unsafe { Box::from_raw(handle) };
     boxed.tag = DEAD_TAG;
     drop(boxed);

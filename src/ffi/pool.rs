@@ -25,7 +25,7 @@ impl Family for PoolAllocator {
 /// `VAIS_ALLOC_E_OUT_OF_MEMORY` when memory runs out.
 #[no_mangle]
 pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocator {
-    finish(Pool::new(block_size, num_blocks).map(new_handle))
+    finish(Pool::new(block_size, num_blocks).and_then(new_handle))
 }
 
 /// Allocates one block in O(1). Returns its address, or 0 on failure:
@@ -113,8 +113,9 @@ pub unsafe extern "C" fn pool_drop(pool: *mut PoolAllocator) -> i64 {
     unsafe { drop_family(pool) }
 }
 
-/// `pool_drop`, then releases the handle itself; NULL is a no-op returning
-/// 0.
+/// `pool_drop`, then releases the handle itself. NULL is a no-op returning
+/// 0; a handle of another family is refused with
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `pool` must be NULL or a live handle; it is dead afterwards.

@@ -18,15 +18,17 @@ impl Family for StackAllocator {
 }
 
 /// Creates a stack owning a `capacity`-byte buffer (16-byte aligned).
+/// Capacity 0 is valid (every push is then `VAIS_ALLOC_E_EXHAUSTED`).
 /// Returns NULL on a negative capacity (`VAIS_ALLOC_E_INVALID_ARGUMENT`) or
 /// when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
 #[no_mangle]
 pub extern "C" fn stack_new(capacity: i64) -> *mut StackAllocator {
-    finish(Stack::new(capacity).map(new_handle))
+    finish(Stack::new(capacity).and_then(new_handle))
 }
 
 /// Pushes an allocation of `layout` (8-byte header below it, address aligned
-/// to `layout.align`). Returns `{0, 0}` on failure, the stack unchanged:
+/// to `layout.align`; a zero-size request takes one byte, so it fits
+/// exactly where a one-byte request would). Returns `{0, 0}` on failure, the stack unchanged:
 /// `VAIS_ALLOC_E_EXHAUSTED`, `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
 ///
 /// # Safety
@@ -99,8 +101,9 @@ pub unsafe extern "C" fn stack_drop(stack: *mut StackAllocator) -> i64 {
     unsafe { drop_family(stack) }
 }
 
-/// `stack_drop`, then releases the handle itself; NULL is a no-op returning
-/// 0.
+/// `stack_drop`, then releases the handle itself. NULL is a no-op returning
+/// 0; a handle of another family is refused with
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
 ///
 /// # Safety
 /// `stack` must be NULL or a live handle; it is dead afterwards.
