@@ -331,9 +331,9 @@ int64_t pool_alloc(struct PoolAllocator *pool);
 
 // Returns a block to the pool in O(1); `ptr == 0` is a no-op. Returns 0,
 // or, with the pool unchanged, `VAIS_ALLOC_E_FOREIGN_POINTER` for anything
-// that is not the start of a block of this pool in use,
-// `VAIS_ALLOC_E_DOUBLE_FREE` for a block that is already free, or a bad
-// handle's code.
+// that is not the start of a block of this pool,
+// `VAIS_ALLOC_E_DOUBLE_FREE` for a block that is free (freed, or never
+// handed out), or a bad handle's code.
 //
 // # Safety
 // `pool` must be NULL or a live handle.

@@ -10,7 +10,7 @@
 //!  link[i] == ALLOCATED   block i is in use
 //!  link[i] == j           block i is free, block j is the next free one
 //!  link[i] == END         block i is the last free block
-//!  i >= links.len()       block i was never handed out (the frontier)
+//!  i >= links.len()       block i was never handed out (free; the frontier)
 //! ```
 //!
 //! A free therefore costs one exact-division test (a multiply by the
@@ -129,7 +129,8 @@ impl Pool {
             return Ok(());
         }
         let index = self.block_index(address).ok_or(Error::ForeignPointer)?;
-        let slot = self.links.get_mut(index).ok_or(Error::ForeignPointer)?;
+        // A block start past the frontier was never handed out: it is free.
+        let slot = self.links.get_mut(index).ok_or(Error::DoubleFree)?;
         if *slot != ALLOCATED {
             return Err(Error::DoubleFree);
         }
@@ -139,15 +140,15 @@ impl Pool {
         Ok(())
     }
 
-    /// The index of the block starting at `address`, if it is one that was
-    /// handed out. `offset / block_size` is exact iff `rotate(offset *
-    /// inverse, shift)` is at most `u64::MAX / block_size`; every index
-    /// below the frontier is, and every inexact quotient lands above it.
+    /// The index of the block starting at `address`, if it is a block start
+    /// of this pool. `offset / block_size` is exact iff `rotate(offset *
+    /// inverse, shift)` is at most `u64::MAX / block_size`; every block
+    /// index is, and every inexact quotient lands above them all.
     #[inline]
     fn block_index(&self, address: i64) -> Option<usize> {
         let offset = (address as u64).wrapping_sub(self.buffer.start() as u64);
         let index = offset.wrapping_mul(self.inverse).rotate_right(self.shift);
-        (index < self.links.len() as u64).then_some(index as usize)
+        (index < self.num_blocks as u64).then_some(index as usize)
     }
 
     /// Whether `address` is the start of a block of this pool now in use.
@@ -240,12 +241,16 @@ mod tests {
         let a = pool.alloc().unwrap();
         let b = pool.alloc().unwrap();
         let foreign = other.alloc().unwrap();
-        for bad in [a + 8, a - 8, b + 24, b + 48, foreign, 8, usize::MAX] {
+        for bad in [a + 8, a - 8, b + 8, b + 96, foreign, 8, usize::MAX] {
             assert_eq!(
                 pool.dealloc(bad as i64),
                 Err(Error::ForeignPointer),
                 "{bad:#x}"
             );
+        }
+        // Block starts never handed out are free blocks.
+        for never in [b + 24, b + 48] {
+            assert_eq!(pool.dealloc(never as i64), Err(Error::DoubleFree));
         }
         pool.dealloc(a as i64).unwrap();
         assert_eq!(pool.dealloc(a as i64), Err(Error::DoubleFree));
