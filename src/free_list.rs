@@ -250,7 +250,7 @@ impl FreeList {
 
     /// Whether a genuine free block starts at `offset`: in the heap, on the
     /// grid, with a free header carrying this block's magic and a sane size.
-    #[inline]
+    #[inline(always)]
     fn is_free_block(&self, offset: u64) -> bool {
         if offset >= self.heap_len as u64 || offset % GRANULE as u64 != 0 {
             return false;
@@ -265,14 +265,15 @@ impl FreeList {
     }
 
     /// A list link of the free block at `offset`. Links live in freed
-    /// memory, which a buggy caller may have written to: one that does not
-    /// lead to a genuine free block reads as the end of the list, so the
-    /// worst a stray write can do is hide free blocks (a leak), never hand
-    /// out memory twice or reach outside the heap.
-    #[inline]
+    /// memory, which a buggy caller may have written to: one that is not a
+    /// block offset inside the heap reads as the end of the list. (Checking
+    /// the linked block's header too would turn the list updates' blind
+    /// stores into dependent cache misses; instead every block is checked
+    /// where it matters, before `find_block` hands it out.)
+    #[inline(always)]
     fn trusted_link(&self, offset: usize, which: usize) -> u64 {
         let link = self.link(offset, which);
-        if link == NONE || self.is_free_block(link) {
+        if link < self.heap_len as u64 && link % GRANULE as u64 == 0 {
             link
         } else {
             NONE
@@ -285,7 +286,7 @@ impl FreeList {
             .write_word(offset + HEADER_SIZE + 8 * which, value);
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, offset: usize, size: usize) {
         let (first, second) = class_of(size);
         let head = self.heads[first][second];
@@ -299,7 +300,7 @@ impl FreeList {
         self.second_maps[first] |= 1 << second;
     }
 
-    #[inline]
+    #[inline(always)]
     fn remove(&mut self, offset: usize, size: usize) {
         let (first, second) = class_of(size);
         let next = self.trusted_link(offset, 0);
@@ -322,7 +323,7 @@ impl FreeList {
 
     /// Marks `[offset, offset + size)` as one free block, lists it, and
     /// tells its successor.
-    #[inline]
+    #[inline(always)]
     fn make_free(&mut self, offset: usize, size: usize) {
         self.write_header(offset, size, true);
         self.insert(offset, size);
@@ -330,7 +331,7 @@ impl FreeList {
     }
 
     /// The first non-empty class at or above `(first, second)`.
-    #[inline]
+    #[inline(always)]
     fn find_class(&self, (first, second): (usize, usize)) -> Option<(usize, usize)> {
         let seconds = self.second_maps[first] as u32 & (u32::MAX << second);
         if seconds != 0 {
@@ -346,7 +347,7 @@ impl FreeList {
 
     /// The head of the highest non-empty class: the best candidate when
     /// the good-fit search comes up empty.
-    #[inline]
+    #[inline(always)]
     fn top_head(&self) -> Option<usize> {
         if self.first_map == 0 {
             return None;
@@ -359,7 +360,7 @@ impl FreeList {
     /// Bytes to skip at the start of the free block at `offset` so that its
     /// payload is aligned to `align`: 0, or a gap big enough to become a
     /// free block of its own.
-    #[inline]
+    #[inline(always)]
     fn gap_for(&self, offset: usize, align: usize) -> usize {
         let payload = self.buffer.start() + offset + HEADER_SIZE;
         // `align` is a power of two (checked layout): a mask, not a `div`.
@@ -374,7 +375,7 @@ impl FreeList {
     /// without walking a list: the first block of the first class whose
     /// every block fits even with the worst alignment gap, or else the
     /// head of the highest class if it happens to fit.
-    #[inline]
+    #[inline(always)]
     fn find_block(&self, needed: usize, align: usize) -> Option<usize> {
         let worst_case = if align <= GRANULE {
             needed
@@ -396,7 +397,7 @@ impl FreeList {
     // ----- the API -------------------------------------------------------
 
     /// Allocates `layout`; `Allocation.size` is the usable size of the block.
-    #[inline]
+    #[inline(always)]
     pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
         let layout = layout.check()?;
         let needed = block_size_for(layout.size).ok_or(Error::Exhausted)?;
@@ -422,7 +423,7 @@ impl FreeList {
     /// longer listed as free, successor not free) as a block in use; a tail
     /// of at least [`MIN_BLOCK`] goes back to the free lists, a smaller one
     /// stays in the block.
-    #[inline]
+    #[inline(always)]
     fn occupy(&mut self, offset: usize, size: usize, needed: usize) -> Allocation {
         let used = if size - needed >= MIN_BLOCK {
             self.make_free(offset + needed, size - needed);
@@ -472,7 +473,7 @@ impl FreeList {
     }
 
     /// The offset of the in-use block whose payload starts at `address`.
-    #[inline]
+    #[inline(always)]
     fn validate(&self, address: i64) -> Result<usize, Error> {
         let offset = (address as usize).wrapping_sub(self.buffer.start() + HEADER_SIZE);
         if offset % GRANULE != 0 || offset >= self.heap_len {
@@ -510,7 +511,7 @@ impl FreeList {
 
     /// Frees the block at `address`, merging it with free neighbours. 0 is
     /// a no-op; anything else not handed out here is refused unchanged.
-    #[inline]
+    #[inline(always)]
     pub fn dealloc(&mut self, address: i64) -> Result<(), Error> {
         if address == 0 {
             return Ok(());
