@@ -97,6 +97,10 @@ const SL_COUNT: usize = 1 << SL_LOG2;
 /// Sizes below this map linearly (first level 0).
 const SMALL_LIMIT: usize = SL_COUNT * GRANULE;
 const FL_COUNT: usize = 40 - 7;
+/// The class tables have a power-of-two number of rows, so an index masked
+/// with `FL_SLOTS - 1` is in bounds by construction: no bounds check, no
+/// panic path (rows at and above `FL_COUNT` stay empty).
+const FL_SLOTS: usize = 64;
 
 /// The class `(first, second)` that a block of `size` bytes belongs to.
 #[inline]
@@ -159,8 +163,8 @@ pub struct FreeList {
     /// Per-allocator key mixed into every block's magic.
     key: u64,
     first_map: u64,
-    second_maps: [u16; FL_COUNT],
-    heads: [[u64; SL_COUNT]; FL_COUNT],
+    second_maps: [u16; FL_SLOTS],
+    heads: [[u64; SL_COUNT]; FL_SLOTS],
 }
 
 impl FreeList {
@@ -185,8 +189,8 @@ impl FreeList {
             allocated: 0,
             key,
             first_map: 0,
-            second_maps: [0; FL_COUNT],
-            heads: [[NONE; SL_COUNT]; FL_COUNT],
+            second_maps: [0; FL_SLOTS],
+            heads: [[NONE; SL_COUNT]; FL_SLOTS],
         };
         list.write_prev(0, 0, false);
         list.make_free(0, list.heap_len);
@@ -289,15 +293,15 @@ impl FreeList {
     #[inline(always)]
     fn insert(&mut self, offset: usize, size: usize) {
         let (first, second) = class_of(size);
-        let head = self.heads[first][second];
+        let head = self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)];
         self.set_link(offset, 0, head);
         self.set_link(offset, 1, NONE);
         if head != NONE {
             self.set_link(head as usize, 1, offset as u64);
         }
-        self.heads[first][second] = offset as u64;
+        self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] = offset as u64;
         self.first_map |= 1 << first;
-        self.second_maps[first] |= 1 << second;
+        self.second_maps[first & (FL_SLOTS - 1)] |= 1 << second;
     }
 
     #[inline(always)]
@@ -311,10 +315,10 @@ impl FreeList {
         if prev != NONE {
             self.set_link(prev as usize, 0, next);
         } else {
-            self.heads[first][second] = next;
+            self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] = next;
             if next == NONE {
-                self.second_maps[first] &= !(1 << second);
-                if self.second_maps[first] == 0 {
+                self.second_maps[first & (FL_SLOTS - 1)] &= !(1 << second);
+                if self.second_maps[first & (FL_SLOTS - 1)] == 0 {
                     self.first_map &= !(1 << first);
                 }
             }
@@ -333,7 +337,7 @@ impl FreeList {
     /// The first non-empty class at or above `(first, second)`.
     #[inline(always)]
     fn find_class(&self, (first, second): (usize, usize)) -> Option<(usize, usize)> {
-        let seconds = self.second_maps[first] as u32 & (u32::MAX << second);
+        let seconds = self.second_maps[first & (FL_SLOTS - 1)] as u32 & (u32::MAX << second);
         if seconds != 0 {
             return Some((first, seconds.trailing_zeros() as usize));
         }
@@ -342,7 +346,10 @@ impl FreeList {
             return None;
         }
         let first = firsts.trailing_zeros() as usize;
-        Some((first, self.second_maps[first].trailing_zeros() as usize))
+        Some((
+            first,
+            self.second_maps[first & (FL_SLOTS - 1)].trailing_zeros() as usize,
+        ))
     }
 
     /// The head of the highest non-empty class: the best candidate when
@@ -353,8 +360,8 @@ impl FreeList {
             return None;
         }
         let first = 63 - self.first_map.leading_zeros() as usize;
-        let second = 15 - self.second_maps[first].leading_zeros() as usize;
-        Some(self.heads[first][second] as usize)
+        let second = 15 - self.second_maps[first & (FL_SLOTS - 1)].leading_zeros() as usize;
+        Some(self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] as usize)
     }
 
     /// Bytes to skip at the start of the free block at `offset` so that its
@@ -383,7 +390,9 @@ impl FreeList {
             needed.checked_add(align + MIN_BLOCK)?
         };
         let head = match class_at_least(worst_case).and_then(|c| self.find_class(c)) {
-            Some((first, second)) => self.heads[first][second] as usize,
+            Some((first, second)) => {
+                self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] as usize
+            }
             None => self.top_head()?,
         };
         // The class invariant says it fits; check anyway, with the block's
@@ -567,8 +576,8 @@ impl FreeList {
         self.capacity = 0;
         self.allocated = 0;
         self.first_map = 0;
-        self.second_maps = [0; FL_COUNT];
-        self.heads = [[NONE; SL_COUNT]; FL_COUNT];
+        self.second_maps = [0; FL_SLOTS];
+        self.heads = [[NONE; SL_COUNT]; FL_SLOTS];
     }
 
     /// Verifies every invariant listed in the module documentation;
@@ -624,14 +633,16 @@ impl FreeList {
             for second in 0..SL_COUNT {
                 let count = self.list_len(first, second)?;
                 listed += count;
-                let bit = self.second_maps[first] & (1 << second) != 0;
+                let bit = self.second_maps[first & (FL_SLOTS - 1)] & (1 << second) != 0;
                 if bit != (count > 0) {
                     return Err(format!(
                         "class ({first},{second}): bit {bit}, {count} blocks"
                     ));
                 }
             }
-            if (self.first_map & (1 << first) != 0) != (self.second_maps[first] != 0) {
+            if (self.first_map & (1 << first) != 0)
+                != (self.second_maps[first & (FL_SLOTS - 1)] != 0)
+            {
                 return Err(format!("first level {first}: map disagrees"));
             }
         }
@@ -642,7 +653,7 @@ impl FreeList {
     }
 
     fn list_contains(&self, first: usize, second: usize, offset: usize) -> bool {
-        let mut cursor = self.heads[first][second];
+        let mut cursor = self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)];
         while cursor != NONE {
             if cursor as usize == offset {
                 return true;
@@ -655,7 +666,7 @@ impl FreeList {
     fn list_len(&self, first: usize, second: usize) -> Result<usize, String> {
         let mut count = 0;
         let mut prev = NONE;
-        let mut cursor = self.heads[first][second];
+        let mut cursor = self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)];
         while cursor != NONE {
             let offset = cursor as usize;
             if offset >= self.heap_len
