@@ -73,6 +73,24 @@ extern int harness_current_failed;
         CHECK_EQ(vais_alloc_last_error(), (code));                        \
     } while (0)
 
+/* A refused allocation: {0, 0}, and `code` as the thread's last error.
+ * (Allocation comes from vais_alloc.h, included by every test file.) */
+#define CHECK_ALLOC_FAILS(expr, code)                                     \
+    do {                                                                  \
+        Allocation refused_ = {1, 1};                                     \
+        CHECK_ERROR(refused_ = (expr), (code));                           \
+        CHECK_EQ(refused_.ptr, 0);                                        \
+        CHECK_EQ(refused_.size, 0);                                       \
+    } while (0)
+
+/* A refused status call: it returns `code` and records it. */
+#define CHECK_STATUS_FAILS(expr, code)                                    \
+    do {                                                                  \
+        int64_t status_ = 1;                                              \
+        CHECK_ERROR(status_ = (expr), (code));                            \
+        CHECK_EQ(status_, (code));                                        \
+    } while (0)
+
 /* Fill / verify a byte pattern: how tests prove nothing was disturbed. */
 static inline void fill_pattern(int64_t ptr, int64_t size, unsigned seed) {
     unsigned char *p = (unsigned char *)(intptr_t)ptr;

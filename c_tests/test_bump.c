@@ -4,15 +4,6 @@
 
 #include <stdlib.h>
 
-/* A refused allocation: {0, 0}, and `code` as the thread's last error. */
-#define CHECK_ALLOC_FAILS(expr, code)                                     \
-    do {                                                                  \
-        Allocation refused_ = {1, 1};                                     \
-        CHECK_ERROR(refused_ = (expr), (code));                           \
-        CHECK_EQ(refused_.ptr, 0);                                        \
-        CHECK_EQ(refused_.size, 0);                                       \
-    } while (0)
-
 /* An allocation lies inside [start, start + capacity). */
 #define CHECK_INSIDE(a, start, capacity)                                  \
     do {                                                                  \

@@ -4,14 +4,6 @@
 
 #include <stdlib.h>
 
-/* A refused status call: it returns `code` and records it. */
-#define CHECK_STATUS_FAILS(expr, code)                                    \
-    do {                                                                  \
-        int64_t status_ = 1;                                              \
-        CHECK_ERROR(status_ = (expr), (code));                            \
-        CHECK_EQ(status_, (code));                                        \
-    } while (0)
-
 /* Refused as not a live block start of this pool: either code will do. */
 #define CHECK_FREE_REFUSED(pool, ptr)                                     \
     do {                                                                  \

@@ -2,23 +2,6 @@
 #include "harness.h"
 #include "vais_alloc.h"
 
-/* A refused allocation: {0, 0}, and `code` as the thread's last error. */
-#define CHECK_ALLOC_FAILS(expr, code)                                     \
-    do {                                                                  \
-        Allocation refused_ = {1, 1};                                     \
-        CHECK_ERROR(refused_ = (expr), (code));                           \
-        CHECK_EQ(refused_.ptr, 0);                                        \
-        CHECK_EQ(refused_.size, 0);                                       \
-    } while (0)
-
-/* A refused status call: it returns `code` and records it. */
-#define CHECK_STATUS_FAILS(expr, code)                                    \
-    do {                                                                  \
-        int64_t status_ = 1;                                              \
-        CHECK_ERROR(status_ = (expr), (code));                            \
-        CHECK_EQ(status_, (code));                                        \
-    } while (0)
-
 static int64_t align_up(int64_t value, int64_t align) { return (value + align - 1) & -align; }
 
 /* API.md's placement, as a model: the 8-byte header at the first 8-aligned
