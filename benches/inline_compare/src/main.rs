@@ -1,0 +1,109 @@
+//! Steady state with N live blocks (free a random one, allocate 16-1024 B,
+//! align 8), for libvais_alloc's free list (`ours`, the Rust core, no FFI)
+//! or rlsf (`rlsf`), with the same fixed-seed operations.
+//!
+//! ```text
+//! cargo build --release
+//! target/release/vais_inline_compare ours 10000 300000
+//! valgrind --tool=cachegrind --cache-sim=yes target/release/vais_inline_compare ours 10000 300000
+//! valgrind --tool=cachegrind --cache-sim=yes target/release/vais_inline_compare rlsf 10000 300000
+//! perf record target/release/vais_inline_compare ours 1000000 2000000 && perf annotate
+//! ```
+
+use std::alloc::Layout as CoreLayout;
+use std::ptr::NonNull;
+use std::time::Instant;
+use vais_alloc::{free_list::FreeList, Layout};
+
+/// The same configuration as the benchmark runner's rlsf peer.
+type Rlsf = rlsf::Tlsf<'static, u32, u16, 28, 16>;
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn size(&mut self) -> usize {
+        16 + (self.next() % 1009) as usize
+    }
+}
+
+fn report(name: &str, round: usize, started: Instant, steps: usize) {
+    let ns = started.elapsed().as_nanos() as f64 / steps as f64;
+    println!("{name} round {round}: {ns:.1} ns/step");
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 4 {
+        eprintln!("usage: vais_inline_compare ours|rlsf LIVE STEPS");
+        std::process::exit(2);
+    }
+    let live: usize = args[2].parse().expect("LIVE is a number");
+    let steps: usize = args[3].parse().expect("STEPS is a number");
+    let mut rng = XorShift(0x1234_5678_9abc_def1);
+    let capacity = (live * 1200).max(64 << 20);
+    let init: Vec<usize> = (0..live).map(|_| rng.size()).collect();
+    let ops: Vec<(usize, usize)> = (0..steps)
+        .map(|_| ((rng.next() % live as u64) as usize, rng.size()))
+        .collect();
+    match args[1].as_str() {
+        "ours" => {
+            let mut heap = FreeList::new(capacity as i64).expect("free list");
+            let layout = |size: usize| Layout::new(size as i64, 8);
+            let mut slots: Vec<i64> = init
+                .iter()
+                .map(|&size| heap.alloc(layout(size)).expect("initial block").ptr)
+                .collect();
+            for round in 0..3 {
+                let started = Instant::now();
+                for &(slot, size) in &ops {
+                    heap.dealloc(slots[slot]).expect("free");
+                    slots[slot] = heap.alloc(layout(size)).expect("alloc").ptr;
+                }
+                report("ours", round, started, steps);
+            }
+        }
+        "rlsf" => {
+            // SAFETY: a fresh private anonymous mapping, checked below.
+            let base = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    capacity,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            assert!(base != libc::MAP_FAILED, "mmap");
+            let mut tlsf: Box<Rlsf> = Box::new(Rlsf::new());
+            let pool = std::ptr::slice_from_raw_parts_mut(base.cast::<u8>(), capacity);
+            // SAFETY: the mapping is ours, unused, and outlives `tlsf`
+            // (never unmapped).
+            unsafe { tlsf.insert_free_block_ptr(NonNull::new(pool).expect("mapping")) };
+            let layout = |size: usize| CoreLayout::from_size_align(size, 8).expect("layout");
+            let mut slots: Vec<NonNull<u8>> = init
+                .iter()
+                .map(|&size| tlsf.allocate(layout(size)).expect("initial block"))
+                .collect();
+            for round in 0..3 {
+                let started = Instant::now();
+                for &(slot, size) in &ops {
+                    // SAFETY: `slots[slot]` came from this Tlsf with align 8.
+                    unsafe { tlsf.deallocate(slots[slot], 8) };
+                    slots[slot] = tlsf.allocate(layout(size)).expect("alloc");
+                }
+                report("rlsf", round, started, steps);
+            }
+        }
+        other => {
+            eprintln!("unknown allocator {other}: ours or rlsf");
+            std::process::exit(2);
+        }
+    }
+}
