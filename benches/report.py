@@ -332,13 +332,14 @@ ANALYSIS = """## Where the free list loses time (profiles, not part of the timed
   `make -C benches build`; its header comment has the commands), same
   workload as above at N = 10^4 (300,000 steps x 3), under
   `valgrind --tool=cachegrind --cache-sim=yes`:
-  libvais_alloc 365 M instructions and 4.55 M D1 misses, rlsf 122 M and
-  4.60 M. So ~400 instructions a step against ~135, with the same ~5 D1
-  misses. `cg_annotate` spreads ours over many small costs: bounds-checked
-  header access (~24 a step), the per-block magic (three multiplies, ~40),
-  range checks of list links read from freed memory (~21), the class
-  arithmetic, and the call through the C ABI with its handle and layout
-  checks (~30). Most of these are the validation rlsf does not do (rlsf
+  libvais_alloc 348 M instructions and 4.56 M D1 misses, rlsf 122 M and
+  4.60 M. So ~380 instructions a step against ~135, with the same ~5 D1
+  misses. `cg_annotate` spreads ours over many small costs, none above 7%:
+  bounds-checked header access (~25 a step), header checks of the freed
+  block, its neighbours and the block about to be handed out (magic, state,
+  size: ~35), range checks of list links read from freed memory (~20), the
+  class arithmetic; through the C ABI add the call with its handle and
+  layout checks (~30). Most of these are the validation rlsf does not do (rlsf
   trusts every pointer it is given: a double free corrupts its heap).
 - **At N = 10^6 two dependent misses dominate.** `perf record` of the same
   program puts ~48% of samples on the load of the freed block's header and
@@ -347,8 +348,8 @@ ANALYSIS = """## Where the free list loses time (profiles, not part of the timed
   is the instruction count above, and it narrows with N (1.4x at N = 100,
   1.8-2x at 10^4 and 10^6 in this run).
 - **What would close it:** unchecked header access where offsets are already
-  proven inside the heap (validated blocks and their neighbours), a cheaper
-  magic (xor instead of a multiply), and a small per-class front-end cache of
+  proven inside the heap (validated blocks and their neighbours), fewer
+  re-derivations of the size class per step, and a small per-class front-end cache of
   recently freed blocks (what gives glibc its 9-14 ns at N <= 10^4 with
   align 8: a tcache hit is a pop from a singly linked list, no coalescing);
   such a cache would delay coalescing, so `freelist_largest_free_block` and
