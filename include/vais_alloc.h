@@ -61,16 +61,6 @@ typedef struct PoolAllocator PoolAllocator;
 // Opaque handle of a stack allocator (Vais code holds it in an `i64`).
 typedef struct StackAllocator StackAllocator;
 
-// The result of an allocation: `ptr == 0` means it failed (see
-// `vais_alloc_last_error()`), otherwise `size >= layout.size` bytes at
-// `ptr` are the caller's to use.
-typedef struct Allocation {
-  // Address of the block, or 0 on failure.
-  int64_t ptr;
-  // Usable bytes at `ptr` (0 on failure).
-  int64_t size;
-} Allocation;
-
 // A memory request: `size` bytes aligned to `align`.
 //
 // Valid when `size >= 0`, `align` is a power of two `>= 1`, and `size`
@@ -83,9 +73,70 @@ typedef struct Layout {
   int64_t align;
 } Layout;
 
+// The result of an allocation: `ptr == 0` means it failed (see
+// `vais_alloc_last_error()`), otherwise `size >= layout.size` bytes at
+// `ptr` are the caller's to use.
+typedef struct Allocation {
+  // Address of the block, or 0 on failure.
+  int64_t ptr;
+  // Usable bytes at `ptr` (0 on failure).
+  int64_t size;
+} Allocation;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// Returns `{size, align}` as given; it is checked where it is used.
+struct Layout layout_new(int64_t size, int64_t align);
+
+// Returns the layout of an `int64_t`: `{8, 8}`.
+struct Layout layout_for_i64(void);
+
+// Returns the layout of an `int32_t`: `{4, 4}`.
+struct Layout layout_for_i32(void);
+
+// Returns the layout of a pointer: `{sizeof(void *), alignof(void *)}`.
+struct Layout layout_for_ptr(void);
+
+// Returns the layout of `count` elements of `elem_size` bytes aligned to
+// `elem_align`: the stride is `elem_size` rounded up to `elem_align`, the
+// result is `{stride * count, elem_align}`. On a bad input or overflow it
+// returns `{-1, -1}` and sets `VAIS_ALLOC_E_INVALID_LAYOUT`.
+struct Layout layout_array(int64_t elem_size, int64_t elem_align, int64_t count);
+
+// Returns the layout of `base` followed by `ext`: `ext` starts at
+// `base.size` rounded up to `ext.align`; the alignment is the larger one.
+// On a bad input or overflow it returns `{-1, -1}` and sets
+// `VAIS_ALLOC_E_INVALID_LAYOUT`.
+struct Layout layout_extend(struct Layout base, struct Layout ext);
+
+// Allocates `layout.size` bytes aligned to `layout.align` (any power of
+// two) from the system allocator. A zero size gives a unique pointer that
+// `global_dealloc` accepts. Returns `{0, 0}` on failure
+// (`VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_OUT_OF_MEMORY`).
+struct Allocation global_alloc(struct Layout layout);
+
+// Like `global_alloc`, with the block zero-filled.
+struct Allocation global_alloc_zeroed(struct Layout layout);
+
+// Frees a block from `global_alloc*`/`global_realloc`; `ptr == 0` is a
+// no-op. An invalid `layout` sets `VAIS_ALLOC_E_INVALID_LAYOUT` and leaves
+// the block allocated.
+//
+// # Safety
+// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.
+void global_dealloc(int64_t ptr, struct Layout layout);
+
+// Resizes a block to `new_layout`, keeping `min(old, new)` bytes of its
+// contents and honouring the new alignment; `ptr == 0` acts as
+// `global_alloc(new_layout)`. Returns `{0, 0}` on failure, and the old
+// block then stays valid and unchanged.
+//
+// # Safety
+// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`
+// allocated with `old_layout`.
+struct Allocation global_realloc(int64_t ptr, struct Layout old_layout, struct Layout new_layout);
 
 // Creates an arena owning a `capacity`-byte buffer (16-byte aligned).
 // Capacity 0 is valid (every request is then `VAIS_ALLOC_E_EXHAUSTED`).
@@ -170,6 +221,75 @@ int64_t bump_drop(struct BumpAllocator *bump);
 // `bump` must be NULL or a live handle; it is dead afterwards.
 int64_t bump_free(struct BumpAllocator *bump);
 
+// Creates a pool of `num_blocks` blocks of `block_size` bytes, raised to
+// at least 8 and to a multiple of 8; blocks are aligned to the largest
+// power of two dividing the block size, up to 16. Creation does not touch
+// the blocks, so its cost does not grow with `num_blocks`. Returns NULL
+// with `VAIS_ALLOC_E_INVALID_ARGUMENT` for `num_blocks <= 0` (or above
+// 2^32 - 3), `block_size <= 0` or an overflowing total, and with
+// `VAIS_ALLOC_E_OUT_OF_MEMORY` when memory runs out.
+struct PoolAllocator *pool_new(int64_t block_size, int64_t num_blocks);
+
+// Allocates one block in O(1). Returns its address, or 0 on failure:
+// `VAIS_ALLOC_E_EXHAUSTED` when no block is free, or a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_alloc(struct PoolAllocator *pool);
+
+// Returns a block to the pool in O(1); `ptr == 0` is a no-op. Returns 0,
+// or, with the pool unchanged, `VAIS_ALLOC_E_FOREIGN_POINTER` for anything
+// that is not the start of a block of this pool,
+// `VAIS_ALLOC_E_DOUBLE_FREE` for a block that is free (freed, or never
+// handed out), or a bad handle's code.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_dealloc(struct PoolAllocator *pool, int64_t ptr);
+
+// Returns the number of blocks that can still be allocated, or a negative
+// error code for a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_num_free_blocks(struct PoolAllocator *pool);
+
+// Returns the number of blocks in use, or a negative error code for a bad
+// handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_num_allocated(struct PoolAllocator *pool);
+
+// Returns the block size in use (after rounding), or a negative error code
+// for a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_block_size(struct PoolAllocator *pool);
+
+// Returns 1 if `ptr` is the start of a block of this pool now in use, 0 if
+// not, or a negative error code for a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_owns(struct PoolAllocator *pool, int64_t ptr);
+
+// Releases the pool's memory; the handle stays valid, with no blocks.
+// Returns 0, or a negative error code for a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_drop(struct PoolAllocator *pool);
+
+// `pool_drop`, then releases the handle itself. NULL is a no-op returning
+// 0; a handle of another family is refused with
+// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
+//
+// # Safety
+// `pool` must be NULL or a live handle; it is dead afterwards.
+int64_t pool_free(struct PoolAllocator *pool);
+
 // Creates a free-list allocator over a `capacity`-byte buffer (16-byte
 // aligned): one free block covering it. Returns NULL with
 // `VAIS_ALLOC_E_INVALID_ARGUMENT` when `capacity` cannot hold one minimum
@@ -247,141 +367,6 @@ int64_t freelist_drop(struct FreeListAllocator *list);
 // `list` must be NULL or a live handle; it is dead afterwards.
 int64_t freelist_free(struct FreeListAllocator *list);
 
-// Allocates `layout.size` bytes aligned to `layout.align` (any power of
-// two) from the system allocator. A zero size gives a unique pointer that
-// `global_dealloc` accepts. Returns `{0, 0}` on failure
-// (`VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_OUT_OF_MEMORY`).
-struct Allocation global_alloc(struct Layout layout);
-
-// Like `global_alloc`, with the block zero-filled.
-struct Allocation global_alloc_zeroed(struct Layout layout);
-
-// Frees a block from `global_alloc*`/`global_realloc`; `ptr == 0` is a
-// no-op. An invalid `layout` sets `VAIS_ALLOC_E_INVALID_LAYOUT` and leaves
-// the block allocated.
-//
-// # Safety
-// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.
-void global_dealloc(int64_t ptr, struct Layout layout);
-
-// Resizes a block to `new_layout`, keeping `min(old, new)` bytes of its
-// contents and honouring the new alignment; `ptr == 0` acts as
-// `global_alloc(new_layout)`. Returns `{0, 0}` on failure, and the old
-// block then stays valid and unchanged.
-//
-// # Safety
-// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`
-// allocated with `old_layout`.
-struct Allocation global_realloc(int64_t ptr, struct Layout old_layout, struct Layout new_layout);
-
-// Returns `{size, align}` as given; it is checked where it is used.
-struct Layout layout_new(int64_t size, int64_t align);
-
-// Returns the layout of an `int64_t`: `{8, 8}`.
-struct Layout layout_for_i64(void);
-
-// Returns the layout of an `int32_t`: `{4, 4}`.
-struct Layout layout_for_i32(void);
-
-// Returns the layout of a pointer: `{sizeof(void *), alignof(void *)}`.
-struct Layout layout_for_ptr(void);
-
-// Returns the layout of `count` elements of `elem_size` bytes aligned to
-// `elem_align`: the stride is `elem_size` rounded up to `elem_align`, the
-// result is `{stride * count, elem_align}`. On a bad input or overflow it
-// returns `{-1, -1}` and sets `VAIS_ALLOC_E_INVALID_LAYOUT`.
-struct Layout layout_array(int64_t elem_size, int64_t elem_align, int64_t count);
-
-// Returns the layout of `base` followed by `ext`: `ext` starts at
-// `base.size` rounded up to `ext.align`; the alignment is the larger one.
-// On a bad input or overflow it returns `{-1, -1}` and sets
-// `VAIS_ALLOC_E_INVALID_LAYOUT`.
-struct Layout layout_extend(struct Layout base, struct Layout ext);
-
-// Returns the calling thread's last error code: the most recent failure
-// since the last `vais_alloc_clear_error()`, or 0 if none. Successful calls
-// never reset it.
-int64_t vais_alloc_last_error(void);
-
-// Resets the calling thread's last error to 0 (`VAIS_ALLOC_OK`).
-void vais_alloc_clear_error(void);
-
-// Returns a static, human-readable description of `code` (never NULL;
-// unknown codes get a generic text). Do not free it.
-const char *vais_alloc_error_message(int64_t code);
-
-// Returns the library version, e.g. "0.1.0" (static, never NULL).
-const char *vais_alloc_version(void);
-
-// Creates a pool of `num_blocks` blocks of `block_size` bytes, raised to
-// at least 8 and to a multiple of 8; blocks are aligned to the largest
-// power of two dividing the block size, up to 16. Creation does not touch
-// the blocks, so its cost does not grow with `num_blocks`. Returns NULL
-// with `VAIS_ALLOC_E_INVALID_ARGUMENT` for `num_blocks <= 0` (or above
-// 2^32 - 3), `block_size <= 0` or an overflowing total, and with
-// `VAIS_ALLOC_E_OUT_OF_MEMORY` when memory runs out.
-struct PoolAllocator *pool_new(int64_t block_size, int64_t num_blocks);
-
-// Allocates one block in O(1). Returns its address, or 0 on failure:
-// `VAIS_ALLOC_E_EXHAUSTED` when no block is free, or a bad handle.
-//
-// # Safety
-// `pool` must be NULL or a live handle.
-int64_t pool_alloc(struct PoolAllocator *pool);
-
-// Returns a block to the pool in O(1); `ptr == 0` is a no-op. Returns 0,
-// or, with the pool unchanged, `VAIS_ALLOC_E_FOREIGN_POINTER` for anything
-// that is not the start of a block of this pool,
-// `VAIS_ALLOC_E_DOUBLE_FREE` for a block that is free (freed, or never
-// handed out), or a bad handle's code.
-//
-// # Safety
-// `pool` must be NULL or a live handle.
-int64_t pool_dealloc(struct PoolAllocator *pool, int64_t ptr);
-
-// Returns the number of blocks that can still be allocated, or a negative
-// error code for a bad handle.
-//
-// # Safety
-// `pool` must be NULL or a live handle.
-int64_t pool_num_free_blocks(struct PoolAllocator *pool);
-
-// Returns the number of blocks in use, or a negative error code for a bad
-// handle.
-//
-// # Safety
-// `pool` must be NULL or a live handle.
-int64_t pool_num_allocated(struct PoolAllocator *pool);
-
-// Returns the block size in use (after rounding), or a negative error code
-// for a bad handle.
-//
-// # Safety
-// `pool` must be NULL or a live handle.
-int64_t pool_block_size(struct PoolAllocator *pool);
-
-// Returns 1 if `ptr` is the start of a block of this pool now in use, 0 if
-// not, or a negative error code for a bad handle.
-//
-// # Safety
-// `pool` must be NULL or a live handle.
-int64_t pool_owns(struct PoolAllocator *pool, int64_t ptr);
-
-// Releases the pool's memory; the handle stays valid, with no blocks.
-// Returns 0, or a negative error code for a bad handle.
-//
-// # Safety
-// `pool` must be NULL or a live handle.
-int64_t pool_drop(struct PoolAllocator *pool);
-
-// `pool_drop`, then releases the handle itself. NULL is a no-op returning
-// 0; a handle of another family is refused with
-// `VAIS_ALLOC_E_INVALID_ARGUMENT`.
-//
-// # Safety
-// `pool` must be NULL or a live handle; it is dead afterwards.
-int64_t pool_free(struct PoolAllocator *pool);
-
 // Creates a stack owning a `capacity`-byte buffer (16-byte aligned).
 // Capacity 0 is valid (every push is then `VAIS_ALLOC_E_EXHAUSTED`).
 // Returns NULL on a negative capacity (`VAIS_ALLOC_E_INVALID_ARGUMENT`) or
@@ -439,6 +424,21 @@ int64_t stack_drop(struct StackAllocator *stack);
 // # Safety
 // `stack` must be NULL or a live handle; it is dead afterwards.
 int64_t stack_free(struct StackAllocator *stack);
+
+// Returns the calling thread's last error code: the most recent failure
+// since the last `vais_alloc_clear_error()`, or 0 if none. Successful calls
+// never reset it.
+int64_t vais_alloc_last_error(void);
+
+// Resets the calling thread's last error to 0 (`VAIS_ALLOC_OK`).
+void vais_alloc_clear_error(void);
+
+// Returns a static, human-readable description of `code` (never NULL;
+// unknown codes get a generic text). Do not free it.
+const char *vais_alloc_error_message(int64_t code);
+
+// Returns the library version, e.g. "0.1.0" (static, never NULL).
+const char *vais_alloc_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

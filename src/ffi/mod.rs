@@ -12,14 +12,15 @@
 //! - [`ReturnValue`] turns a core `Result` into the C return value and
 //!   records the thread's last error on failure.
 
-// Declared in the order the header presents the families.
-pub mod bump;
-pub mod free_list;
-pub mod global;
+// Declared in the order the header presents the families (cbindgen keeps
+// source order; rustfmt.toml keeps rustfmt from sorting these).
 pub mod layout;
-pub mod library;
+pub mod global;
+pub mod bump;
 pub mod pool;
+pub mod free_list;
 pub mod stack;
+pub mod library;
 
 use crate::error::{set_last_error, Error};
 use crate::layout::{Allocation, Layout, INVALID_LAYOUT};
