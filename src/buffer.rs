@@ -196,6 +196,44 @@ impl Buffer {
         }
     }
 
+    /// Reads the 8 bytes at byte `offset` (any alignment) without a bounds
+    /// check, for callers that have proven the range already.
+    ///
+    /// # Safety
+    /// `offset + 8 <= self.capacity()`.
+    #[inline(always)]
+    pub unsafe fn read_word_unchecked(&self, offset: usize) -> u64 {
+        debug_assert!(offset < self.word_limit);
+        // SAFETY: the caller keeps the word inside the buffer, which is
+        // valid for reads; the read tolerates any alignment.
+        unsafe {
+            self.start
+                .as_ptr()
+                .add(offset)
+                .cast::<u64>()
+                .read_unaligned()
+        }
+    }
+
+    /// Writes the 8 bytes at byte `offset` (any alignment) without a bounds
+    /// check.
+    ///
+    /// # Safety
+    /// `offset + 8 <= self.capacity()`.
+    #[inline(always)]
+    pub unsafe fn write_word_unchecked(&mut self, offset: usize, value: u64) {
+        debug_assert!(offset < self.word_limit);
+        // SAFETY: as in `read_word_unchecked`; the buffer is valid for
+        // writes.
+        unsafe {
+            self.start
+                .as_ptr()
+                .add(offset)
+                .cast::<u64>()
+                .write_unaligned(value)
+        }
+    }
+
     /// Whether `[offset, offset + 8)` lies inside the buffer.
     #[inline(always)]
     fn holds_word(&self, offset: usize) -> bool {

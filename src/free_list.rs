@@ -55,11 +55,16 @@
 //!
 //! # Trust
 //!
-//! Headers are checked before use (magic, state, size), and list links,
-//! which live in freed memory a buggy caller may scribble on, are followed
-//! only to genuine free blocks: corruption of freed memory can hide free
-//! blocks but never makes two allocations overlap, reach outside the heap,
-//! or panic.
+//! Headers are checked before use (magic, state, size). List links live in
+//! freed memory, which a buggy caller may scribble on: a link is followed
+//! only when it leaves room for a block before the end of the heap, and a
+//! block is handed out or merged only after its own header is checked.
+//! Corruption of freed memory can therefore hide free blocks (and the list
+//! updates' stores through a corrupted link land somewhere in the heap),
+//! but it never makes two allocations overlap, never reaches outside the
+//! heap, and never panics. Inside those checks the hot paths access heap
+//! words without further bounds checks (each `unsafe` block says why its
+//! word is in the heap).
 //!
 //! # Invariants (checked by [`FreeList::check_consistency`])
 //!
@@ -90,6 +95,11 @@ const FREE: u64 = 1;
 const PREV_FREE: u64 = 1;
 const SIZE_MASK: u64 = ((1 << 40) - 1) & !(GRANULE as u64 - 1);
 const MAGIC_SHIFT: u32 = 40;
+/// The magic bits of word 1.
+const MAGIC_MASK: u64 = !0 << MAGIC_SHIFT;
+/// The bits of the magic taken from the block's index (the top bit is
+/// always set).
+const MAGIC_INDEX_MASK: u64 = ((1 << 23) - 1) << MAGIC_SHIFT;
 const NONE: u64 = u64::MAX;
 
 const SL_LOG2: u32 = 4;
@@ -150,6 +160,16 @@ fn new_key(buffer_start: usize) -> u64 {
     key ^ (key >> 31)
 }
 
+/// What [`FreeList::find_block`] found: the head of the list of `class`,
+/// a free block at `offset` of `size` bytes whose payload is aligned after
+/// skipping `gap` bytes.
+struct Found {
+    offset: usize,
+    size: usize,
+    gap: usize,
+    class: (usize, usize),
+}
+
 /// A general-purpose allocator over an owned buffer.
 #[derive(Debug)]
 pub struct FreeList {
@@ -160,8 +180,13 @@ pub struct FreeList {
     capacity: usize,
     /// Bytes of blocks in use, headers included.
     allocated: usize,
-    /// Per-allocator key mixed into every block's magic.
-    key: u64,
+    /// Magic bits (40..64) shared by every header of this allocator: the
+    /// low 23 bits of a random per-allocator key, and bit 63 set.
+    magic_base: u64,
+    /// Block offsets below this leave room for a minimum block before the
+    /// end of the heap; a list link at or above it reads as the end of the
+    /// list. 0 for an empty heap, so no link is ever followed there.
+    link_end: u64,
     first_map: u64,
     second_maps: [u16; FL_SLOTS],
     heads: [[u64; SL_COUNT]; FL_SLOTS],
@@ -182,159 +207,278 @@ impl FreeList {
         // (128 KiB, rising up to 32 MiB after big frees) calloc clears them.
         let buffer = Buffer::allocate(capacity, true)?;
         let key = new_key(buffer.start());
+        let heap_len = capacity & !(GRANULE - 1);
         let mut list = FreeList {
             buffer,
-            heap_len: capacity & !(GRANULE - 1),
+            heap_len,
             capacity,
             allocated: 0,
-            key,
+            magic_base: (key << MAGIC_SHIFT) & MAGIC_INDEX_MASK | 1 << 63,
+            link_end: (heap_len - MIN_BLOCK + 1) as u64,
             first_map: 0,
             second_maps: [0; FL_SLOTS],
             heads: [[NONE; SL_COUNT]; FL_SLOTS],
         };
-        list.write_prev(0, 0, false);
-        list.make_free(0, list.heap_len);
+        // SAFETY: the heap is a multiple of 16 of at least MIN_BLOCK bytes
+        // (checked capacity), and its first word is word 0 of block 0.
+        unsafe {
+            list.set_word(0, 0);
+            list.make_free(0, heap_len);
+        }
         Ok(list)
     }
 
-    // ----- header access -------------------------------------------------
+    // ----- word access ---------------------------------------------------
+    //
+    // The hot paths read and write heap words without a bounds check of
+    // their own: each caller proves the word lies in the heap from facts it
+    // has already checked (a validated address, a header's size checked
+    // against the heap, a link compared with `link_end`). Those checks are
+    // the ones that keep corrupted memory from leading outside the heap;
+    // repeating them in every access cost a fifth of the instructions of a
+    // free+alloc step (see BENCHMARKS.md).
 
-    /// The 24-bit magic of the block at `offset`: never 0 (so zeroed
+    /// The word at `offset`.
+    ///
+    /// # Safety
+    /// `offset + 8 <= self.heap_len`.
+    #[inline(always)]
+    unsafe fn word(&self, offset: usize) -> u64 {
+        debug_assert!(offset + 8 <= self.heap_len);
+        // SAFETY: the heap lies inside the buffer (`heap_len <= capacity`),
+        // and the caller puts the word inside the heap.
+        unsafe { self.buffer.read_word_unchecked(offset) }
+    }
+
+    /// Writes the word at `offset`.
+    ///
+    /// # Safety
+    /// `offset + 8 <= self.heap_len`.
+    #[inline(always)]
+    unsafe fn set_word(&mut self, offset: usize, value: u64) {
+        debug_assert!(offset + 8 <= self.heap_len);
+        // SAFETY: as in `word`.
+        unsafe { self.buffer.write_word_unchecked(offset, value) }
+    }
+
+    // ----- headers -------------------------------------------------------
+
+    /// The magic bits (40..64) of a header at `offset`: never 0 (so zeroed
     /// memory never passes) and, through the random per-allocator key,
     /// different for every allocator ever made in this process, even one
     /// whose buffer reuses an old address. The key is already well mixed,
-    /// so an xor with the block's index is enough (no multiply on the hot
-    /// paths).
+    /// so an xor with the block's index (`offset / 16`, moved to bit 40) is
+    /// enough: one shift, one and, one xor.
     #[inline(always)]
     fn magic(&self, offset: usize) -> u64 {
-        const LOW_23: u64 = (1 << 23) - 1;
-        ((offset as u64 >> 4) ^ self.key) & LOW_23 | 1 << 23
-    }
-
-    #[inline]
-    fn word1(&self, offset: usize) -> u64 {
-        self.buffer.read_word(offset + 8)
-    }
-
-    #[inline]
-    fn size(&self, offset: usize) -> usize {
-        (self.word1(offset) & SIZE_MASK) as usize
-    }
-
-    #[inline]
-    fn is_free(&self, offset: usize) -> bool {
-        self.word1(offset) & FREE != 0
+        ((offset as u64) << (MAGIC_SHIFT - 4)) & MAGIC_INDEX_MASK ^ self.magic_base
     }
 
     /// Word 1 of a block at `offset` of `size` bytes.
-    #[inline]
+    #[inline(always)]
     fn header(&self, offset: usize, size: usize, free: bool) -> u64 {
-        self.magic(offset) << MAGIC_SHIFT | size as u64 | if free { FREE } else { 0 }
+        self.magic(offset) | size as u64 | if free { FREE } else { 0 }
     }
 
-    #[inline]
-    fn write_header(&mut self, offset: usize, size: usize, free: bool) {
+    /// Word 1 (the header proper) of the block at `offset`.
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 16 below `heap_len`.
+    #[inline(always)]
+    unsafe fn word1(&self, offset: usize) -> u64 {
+        // SAFETY: `heap_len` is a multiple of 16 too, so `offset + 16 <=
+        // heap_len`.
+        unsafe { self.word(offset + 8) }
+    }
+
+    /// # Safety
+    /// As for [`FreeList::word1`].
+    #[inline(always)]
+    unsafe fn write_header(&mut self, offset: usize, size: usize, free: bool) {
         let word = self.header(offset, size, free);
-        self.buffer.write_word(offset + 8, word);
+        // SAFETY: as in `word1`.
+        unsafe { self.set_word(offset + 8, word) }
     }
 
-    /// Records in the block at `offset` (if any) its predecessor's size and
-    /// state.
-    #[inline]
-    fn write_prev(&mut self, offset: usize, prev_size: usize, prev_free: bool) {
+    /// Wipes word 1 of a header swallowed by a merge, so that a stale
+    /// pointer to it is refused.
+    ///
+    /// # Safety
+    /// As for [`FreeList::word1`].
+    #[inline(always)]
+    unsafe fn wipe_header(&mut self, offset: usize) {
+        // SAFETY: as in `word1`.
+        unsafe { self.set_word(offset + 8, 0) }
+    }
+
+    /// Records in the block at `offset`, if there is one (`offset` may be
+    /// `heap_len`), its predecessor's size and state.
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 16.
+    #[inline(always)]
+    unsafe fn write_prev(&mut self, offset: usize, prev_size: usize, prev_free: bool) {
         if offset < self.heap_len {
             let word = prev_size as u64 | if prev_free { PREV_FREE } else { 0 };
-            self.buffer.write_word(offset, word);
+            // SAFETY: a multiple of 16 below `heap_len` (a multiple of 16).
+            unsafe { self.set_word(offset, word) };
         }
+    }
+
+    /// The size of the genuine free block at `offset`, if there is one: on
+    /// the grid, in the heap, with a free header carrying this block's magic
+    /// and a size that fits. Every block handed out or merged is checked by
+    /// this first, so corrupted links or heads cannot make allocations
+    /// overlap.
+    #[inline(always)]
+    fn free_block_size(&self, offset: u64) -> Option<usize> {
+        if offset >= self.link_end || offset % GRANULE as u64 != 0 {
+            return None;
+        }
+        let offset = offset as usize;
+        // SAFETY: a multiple of 16 below `link_end <= heap_len`.
+        let word = unsafe { self.word1(offset) };
+        let size = (word & SIZE_MASK) as usize;
+        (word & (MAGIC_MASK | FREE) == self.magic(offset) | FREE
+            && size >= MIN_BLOCK
+            && size <= self.heap_len - offset)
+            .then_some(size)
     }
 
     // ----- free lists ----------------------------------------------------
 
-    #[inline]
-    fn link(&self, offset: usize, which: usize) -> u64 {
-        self.buffer.read_word(offset + HEADER_SIZE + 8 * which)
-    }
-
-    /// Whether a genuine free block starts at `offset`: in the heap, on the
-    /// grid, with a free header carrying this block's magic and a sane size.
-    #[inline(always)]
-    fn is_free_block(&self, offset: u64) -> bool {
-        if offset >= self.heap_len as u64 || offset % GRANULE as u64 != 0 {
-            return false;
-        }
-        let offset = offset as usize;
-        let word = self.word1(offset);
-        let size = (word & SIZE_MASK) as usize;
-        word & FREE != 0
-            && word >> MAGIC_SHIFT == self.magic(offset)
-            && size >= MIN_BLOCK
-            && size <= self.heap_len - offset
-    }
-
     /// A list link of the free block at `offset`. Links live in freed
-    /// memory, which a buggy caller may have written to: one that is not a
-    /// block offset inside the heap reads as the end of the list. (Checking
-    /// the linked block's header too would turn the list updates' blind
-    /// stores into dependent cache misses; instead every block is checked
-    /// where it matters, before `find_block` hands it out.)
+    /// memory, which a buggy caller may have written to: one that is not
+    /// below `link_end` reads as the end of the list (`NONE` is not), so
+    /// every link this returns can be followed without leaving the heap.
+    /// (Checking the linked block's header too would turn the list updates'
+    /// blind stores into dependent cache misses; instead every block is
+    /// checked where it matters, by `free_block_size`, before it is handed
+    /// out or merged.)
+    ///
+    /// # Safety
+    /// `offset + MIN_BLOCK <= heap_len`.
     #[inline(always)]
-    fn trusted_link(&self, offset: usize, which: usize) -> u64 {
-        let link = self.link(offset, which);
-        if link < self.heap_len as u64 && link % GRANULE as u64 == 0 {
+    unsafe fn trusted_link(&self, offset: usize, which: usize) -> u64 {
+        // SAFETY: the link words are the block's bytes 16..32.
+        let link = unsafe { self.word(offset + HEADER_SIZE + 8 * (which & 1)) };
+        if link < self.link_end {
             link
         } else {
             NONE
         }
     }
 
-    #[inline]
-    fn set_link(&mut self, offset: usize, which: usize, value: u64) {
-        self.buffer
-            .write_word(offset + HEADER_SIZE + 8 * which, value);
+    /// # Safety
+    /// `offset + MIN_BLOCK <= heap_len` (for instance `offset < link_end`).
+    #[inline(always)]
+    unsafe fn set_link(&mut self, offset: usize, which: usize, value: u64) {
+        // SAFETY: the link words are the block's bytes 16..32.
+        unsafe { self.set_word(offset + HEADER_SIZE + 8 * (which & 1), value) }
     }
 
     #[inline(always)]
-    fn insert(&mut self, offset: usize, size: usize) {
-        let (first, second) = class_of(size);
-        let head = self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)];
-        self.set_link(offset, 0, head);
-        self.set_link(offset, 1, NONE);
-        if head != NONE {
-            self.set_link(head as usize, 1, offset as u64);
-        }
-        self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] = offset as u64;
-        self.first_map |= 1 << first;
-        self.second_maps[first & (FL_SLOTS - 1)] |= 1 << second;
+    fn head(&self, (first, second): (usize, usize)) -> u64 {
+        self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)]
     }
 
     #[inline(always)]
-    fn remove(&mut self, offset: usize, size: usize) {
-        let (first, second) = class_of(size);
-        let next = self.trusted_link(offset, 0);
-        let prev = self.trusted_link(offset, 1);
-        if next != NONE {
-            self.set_link(next as usize, 1, prev);
+    fn set_head(&mut self, (first, second): (usize, usize), offset: u64) {
+        self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] = offset;
+    }
+
+    /// Clears the bits of an emptied class.
+    #[inline(always)]
+    fn mark_empty(&mut self, (first, second): (usize, usize)) {
+        let seconds = &mut self.second_maps[first & (FL_SLOTS - 1)];
+        *seconds &= !(1 << (second & (SL_COUNT - 1)));
+        if *seconds == 0 {
+            self.first_map &= !(1 << (first & (FL_SLOTS - 1)));
         }
-        if prev != NONE {
-            self.set_link(prev as usize, 0, next);
-        } else {
-            self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] = next;
-            if next == NONE {
-                self.second_maps[first & (FL_SLOTS - 1)] &= !(1 << second);
-                if self.second_maps[first & (FL_SLOTS - 1)] == 0 {
-                    self.first_map &= !(1 << first);
-                }
+    }
+
+    /// Puts the free block at `offset` at the head of its class's list.
+    ///
+    /// # Safety
+    /// `offset + size <= heap_len` and `size >= MIN_BLOCK`.
+    #[inline(always)]
+    unsafe fn insert(&mut self, offset: usize, size: usize) {
+        let class = class_of(size);
+        let head = self.head(class);
+        // SAFETY: the block's link words lie inside it (size >= MIN_BLOCK);
+        // `head`, when below `link_end`, is a block offset at least
+        // MIN_BLOCK below the end of the heap.
+        unsafe {
+            self.set_link(offset, 0, head);
+            self.set_link(offset, 1, NONE);
+            if head < self.link_end {
+                self.set_link(head as usize, 1, offset as u64);
+            }
+        }
+        self.set_head(class, offset as u64);
+        self.first_map |= 1 << (class.0 & (FL_SLOTS - 1));
+        self.second_maps[class.0 & (FL_SLOTS - 1)] |= 1 << (class.1 & (SL_COUNT - 1));
+    }
+
+    /// Takes the free block at `offset` out of the list of `class`.
+    ///
+    /// # Safety
+    /// `offset + MIN_BLOCK <= heap_len`.
+    #[inline(always)]
+    unsafe fn remove(&mut self, offset: usize, class: (usize, usize)) {
+        // SAFETY: the caller's promise, and links checked by
+        // `trusted_link` (below `link_end`).
+        unsafe {
+            let next = self.trusted_link(offset, 0);
+            let prev = self.trusted_link(offset, 1);
+            if next < self.link_end {
+                self.set_link(next as usize, 1, prev);
+            }
+            if prev < self.link_end {
+                self.set_link(prev as usize, 0, next);
+                return;
+            }
+            self.set_head(class, next);
+            if next >= self.link_end {
+                self.mark_empty(class);
+            }
+        }
+    }
+
+    /// Takes the head of the list of `class`, the block at `offset`, out of
+    /// the list: its predecessor link is not even read.
+    ///
+    /// # Safety
+    /// `offset + MIN_BLOCK <= heap_len`.
+    #[inline(always)]
+    unsafe fn remove_head(&mut self, offset: usize, class: (usize, usize)) {
+        // SAFETY: the caller's promise; `next` is checked by
+        // `trusted_link`.
+        unsafe {
+            let next = self.trusted_link(offset, 0);
+            self.set_head(class, next);
+            if next < self.link_end {
+                self.set_link(next as usize, 1, NONE);
+            } else {
+                self.mark_empty(class);
             }
         }
     }
 
     /// Marks `[offset, offset + size)` as one free block, lists it, and
     /// tells its successor.
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 16, `offset + size <= heap_len`, and
+    /// `size` is a multiple of 16 and at least `MIN_BLOCK`.
     #[inline(always)]
-    fn make_free(&mut self, offset: usize, size: usize) {
-        self.write_header(offset, size, true);
-        self.insert(offset, size);
-        self.write_prev(offset + size, size, true);
+    unsafe fn make_free(&mut self, offset: usize, size: usize) {
+        // SAFETY: the caller's promise covers all three.
+        unsafe {
+            self.write_header(offset, size, true);
+            self.insert(offset, size);
+            self.write_prev(offset + size, size, true);
+        }
     }
 
     /// The first non-empty class at or above `(first, second)`.
@@ -355,16 +499,16 @@ impl FreeList {
         ))
     }
 
-    /// The head of the highest non-empty class: the best candidate when
+    /// The highest non-empty class: its head is the best candidate when
     /// the good-fit search comes up empty.
     #[inline(always)]
-    fn top_head(&self) -> Option<usize> {
+    fn top_class(&self) -> Option<(usize, usize)> {
         if self.first_map == 0 {
             return None;
         }
         let first = 63 - self.first_map.leading_zeros() as usize;
         let second = 15 - self.second_maps[first & (FL_SLOTS - 1)].leading_zeros() as usize;
-        Some(self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] as usize)
+        Some((first, second))
     }
 
     /// Bytes to skip at the start of the free block at `offset` so that its
@@ -384,26 +528,33 @@ impl FreeList {
     /// A free block that can hold `needed` bytes at alignment `align`,
     /// without walking a list: the first block of the first class whose
     /// every block fits even with the worst alignment gap, or else the
-    /// head of the highest class if it happens to fit.
+    /// head of the highest class if it happens to fit. Returns the block's
+    /// offset, size, alignment gap and class; the block is the head of the
+    /// class's list.
     #[inline(always)]
-    fn find_block(&self, needed: usize, align: usize) -> Option<usize> {
+    fn find_block(&self, needed: usize, align: usize) -> Option<Found> {
         let worst_case = if align <= GRANULE {
             needed
         } else {
             needed.checked_add(align + MIN_BLOCK)?
         };
-        let head = match class_at_least(worst_case).and_then(|c| self.find_class(c)) {
-            Some((first, second)) => {
-                self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)] as usize
-            }
-            None => self.top_head()?,
+        let class = match class_at_least(worst_case).and_then(|c| self.find_class(c)) {
+            Some(class) => class,
+            None => self.top_class()?,
         };
+        let offset = self.head(class);
         // The class invariant says it fits; check anyway, with the block's
         // own header, so that no corruption of freed memory can make an
         // allocation overlap another.
-        let fits = self.is_free_block(head as u64)
-            && self.size(head).checked_sub(self.gap_for(head, align))? >= needed;
-        fits.then_some(head)
+        let size = self.free_block_size(offset)?;
+        let offset = offset as usize;
+        let gap = self.gap_for(offset, align);
+        (size.checked_sub(gap)? >= needed).then_some(Found {
+            offset,
+            size,
+            gap,
+            class,
+        })
     }
 
     // ----- the API -------------------------------------------------------
@@ -413,38 +564,53 @@ impl FreeList {
     pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
         let layout = layout.check()?;
         let needed = block_size_for(layout.size).ok_or(Error::Exhausted)?;
-        let offset = self
+        let Found {
+            offset,
+            size,
+            gap,
+            class,
+        } = self
             .find_block(needed, layout.align)
             .ok_or(Error::Exhausted)?;
-        let size = self.size(offset);
-        self.remove(offset, size);
-
-        // Payloads are 16-aligned; a larger alignment may need a leading
-        // gap, which goes back to the free lists as a block of its own.
-        let gap = self.gap_for(offset, layout.align);
-        let (offset, size) = if gap > 0 {
-            self.make_free(offset, gap);
-            (offset + gap, size - gap)
-        } else {
-            (offset, size)
-        };
-        Ok(self.occupy(offset, size, needed))
+        // SAFETY: `find_block` checked the block: a multiple of 16 with
+        // `offset + size <= heap_len`, `size >= MIN_BLOCK`, and
+        // `gap + needed <= size` where `gap` is 0 or a multiple of 16 of at
+        // least MIN_BLOCK.
+        unsafe {
+            self.remove_head(offset, class);
+            // Payloads are 16-aligned; a larger alignment may need a
+            // leading gap, which goes back to the free lists as a block of
+            // its own.
+            if gap > 0 {
+                self.make_free(offset, gap);
+            }
+            Ok(self.occupy(offset + gap, size - gap, needed))
+        }
     }
 
     /// Marks the first `needed` bytes of the `size` bytes at `offset` (no
     /// longer listed as free, successor not free) as a block in use; a tail
     /// of at least [`MIN_BLOCK`] goes back to the free lists, a smaller one
     /// stays in the block.
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 16, `offset + size <= heap_len`, and
+    /// `MIN_BLOCK <= needed <= size`, both multiples of 16.
     #[inline(always)]
-    fn occupy(&mut self, offset: usize, size: usize, needed: usize) -> Allocation {
-        let used = if size - needed >= MIN_BLOCK {
-            self.make_free(offset + needed, size - needed);
-            needed
-        } else {
-            size
+    unsafe fn occupy(&mut self, offset: usize, size: usize, needed: usize) -> Allocation {
+        // SAFETY: the caller's promise; the tail, when split off, is a
+        // multiple of 16 of at least MIN_BLOCK ending where the block did.
+        let used = unsafe {
+            let used = if size - needed >= MIN_BLOCK {
+                self.make_free(offset + needed, size - needed);
+                needed
+            } else {
+                size
+            };
+            self.write_header(offset, used, false);
+            self.write_prev(offset + used, used, false);
+            used
         };
-        self.write_header(offset, used, false);
-        self.write_prev(offset + used, used, false);
         self.allocated += used;
         let payload = self.buffer.start() + offset + HEADER_SIZE;
         Allocation::new(payload, used - HEADER_SIZE)
@@ -460,22 +626,22 @@ impl FreeList {
             return self.alloc(layout);
         }
         let checked = layout.check()?;
-        let offset = self.validate(address)?;
+        let (offset, size) = self.validate(address)?;
         let needed = block_size_for(checked.size).ok_or(Error::Exhausted)?;
-        let size = self.size(offset);
         let next = offset + size;
-        let next_size = if self.is_free_block(next as u64) {
-            self.size(next)
-        } else {
-            0
-        };
+        let next_size = self.free_block_size(next as u64).unwrap_or(0);
         if address as usize & (checked.align - 1) == 0 && size + next_size >= needed {
-            if next_size > 0 {
-                self.remove(next, next_size);
-                self.buffer.write_word(next + 8, 0);
+            // SAFETY: `validate` and `free_block_size` checked both blocks:
+            // together they are a multiple of 16 bytes ending inside the
+            // heap, at least `needed`.
+            unsafe {
+                if next_size > 0 {
+                    self.remove(next, class_of(next_size));
+                    self.wipe_header(next);
+                }
+                self.allocated -= size;
+                return Ok(self.occupy(offset, size + next_size, needed));
             }
-            self.allocated -= size;
-            return Ok(self.occupy(offset, size + next_size, needed));
         }
         let moved = self.alloc(layout)?;
         let keep = (size - HEADER_SIZE).min(checked.size);
@@ -484,16 +650,20 @@ impl FreeList {
         Ok(moved)
     }
 
-    /// The offset of the in-use block whose payload starts at `address`.
+    /// The offset and size of the in-use block whose payload starts at
+    /// `address`, after checking everything a free relies on: the header's
+    /// magic, state and size, the successor's record of it, and a free
+    /// predecessor's header.
     #[inline(always)]
-    fn validate(&self, address: i64) -> Result<usize, Error> {
+    fn validate(&self, address: i64) -> Result<(usize, usize), Error> {
         let offset = (address as usize).wrapping_sub(self.buffer.start() + HEADER_SIZE);
         if offset % GRANULE != 0 || offset >= self.heap_len {
             return Err(Error::ForeignPointer);
         }
-        let word = self.word1(offset);
+        // SAFETY: just checked: a multiple of 16 below `heap_len`.
+        let word = unsafe { self.word1(offset) };
         let size = (word & SIZE_MASK) as usize;
-        if word >> MAGIC_SHIFT != self.magic(offset)
+        if word & MAGIC_MASK != self.magic(offset)
             || size < MIN_BLOCK
             || size > self.heap_len - offset
         {
@@ -504,21 +674,26 @@ impl FreeList {
         }
         // The successor must record this block as its in-use predecessor.
         let next = offset + size;
-        if next < self.heap_len && self.buffer.read_word(next) != size as u64 {
+        // SAFETY: `next` is a multiple of 16 below `heap_len`.
+        if next < self.heap_len && unsafe { self.word(next) } != size as u64 {
             return Err(Error::ForeignPointer);
         }
         // A free predecessor must be where word 0 says, and say so itself.
-        let prev = self.buffer.read_word(offset);
+        // SAFETY: word 0 of a block below `heap_len`.
+        let prev = unsafe { self.word(offset) };
         if prev & PREV_FREE != 0 {
             let prev_size = (prev & SIZE_MASK) as usize;
-            let prev_offset = offset.wrapping_sub(prev_size);
-            if prev_size > offset
-                || self.word1(prev_offset) != self.header(prev_offset, prev_size, true)
-            {
+            if prev_size > offset {
+                return Err(Error::ForeignPointer);
+            }
+            let prev_offset = offset - prev_size;
+            // SAFETY: a multiple of 16 no higher than `offset`.
+            let prev_word = unsafe { self.word1(prev_offset) };
+            if prev_word != self.header(prev_offset, prev_size, true) {
                 return Err(Error::ForeignPointer);
             }
         }
-        Ok(offset)
+        Ok((offset, size))
     }
 
     /// Frees the block at `address`, merging it with free neighbours. 0 is
@@ -528,25 +703,30 @@ impl FreeList {
         if address == 0 {
             return Ok(());
         }
-        let mut offset = self.validate(address)?;
-        let mut size = self.size(offset);
+        let (mut offset, mut size) = self.validate(address)?;
         self.allocated -= size;
-        let prev = self.buffer.read_word(offset);
-        if prev & PREV_FREE != 0 {
-            let prev_offset = offset - (prev & SIZE_MASK) as usize;
-            self.remove(prev_offset, offset - prev_offset);
-            self.buffer.write_word(offset + 8, 0);
-            size += offset - prev_offset;
-            offset = prev_offset;
+        // SAFETY: `validate` checked the block (a multiple of 16, inside the
+        // heap) and, when word 0 says the predecessor is free, that it is a
+        // genuine free block of `prev_size` bytes right before it; the
+        // successor is checked by `free_block_size`. The merged block is
+        // made of those, so it is a multiple of 16 inside the heap.
+        unsafe {
+            let prev = self.word(offset);
+            if prev & PREV_FREE != 0 {
+                let prev_size = (prev & SIZE_MASK) as usize;
+                self.remove(offset - prev_size, class_of(prev_size));
+                self.wipe_header(offset);
+                offset -= prev_size;
+                size += prev_size;
+            }
+            let next = offset + size;
+            if let Some(next_size) = self.free_block_size(next as u64) {
+                self.remove(next, class_of(next_size));
+                self.wipe_header(next);
+                size += next_size;
+            }
+            self.make_free(offset, size);
         }
-        let next = offset + size;
-        if self.is_free_block(next as u64) {
-            let next_size = self.size(next);
-            self.remove(next, next_size);
-            self.buffer.write_word(next + 8, 0);
-            size += next_size;
-        }
-        self.make_free(offset, size);
         Ok(())
     }
 
@@ -567,15 +747,16 @@ impl FreeList {
         // Any request whose class is at or below the top class succeeds;
         // above that only the head of the top class can serve (see
         // `find_block`), so its size is the limit.
-        self.top_head()
-            .filter(|&head| self.is_free_block(head as u64))
-            .map_or(0, |head| self.size(head) - HEADER_SIZE)
+        self.top_class()
+            .and_then(|class| self.free_block_size(self.head(class)))
+            .map_or(0, |size| size - HEADER_SIZE)
     }
 
     /// Releases the buffer; the allocator stays valid, empty, capacity 0.
     pub fn drop_buffer(&mut self) {
         self.buffer.release();
         self.heap_len = 0;
+        self.link_end = 0;
         self.capacity = 0;
         self.allocated = 0;
         self.first_map = 0;
@@ -593,10 +774,10 @@ impl FreeList {
         let mut allocated = 0;
         let mut free_blocks = 0;
         while offset < self.heap_len {
-            let word = self.word1(offset);
+            let word = self.buffer.read_word(offset + 8);
             let size = (word & SIZE_MASK) as usize;
             let free = word & FREE != 0;
-            if word >> MAGIC_SHIFT != self.magic(offset) {
+            if word & MAGIC_MASK != self.magic(offset) {
                 return Err(format!("block {offset}: bad magic"));
             }
             if size < MIN_BLOCK || size % GRANULE != 0 || size > self.heap_len - offset {
@@ -656,12 +837,12 @@ impl FreeList {
     }
 
     fn list_contains(&self, first: usize, second: usize, offset: usize) -> bool {
-        let mut cursor = self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)];
+        let mut cursor = self.head((first, second));
         while cursor != NONE {
             if cursor as usize == offset {
                 return true;
             }
-            cursor = self.link(cursor as usize, 0);
+            cursor = self.checked_link(cursor as usize, 0);
         }
         false
     }
@@ -669,18 +850,16 @@ impl FreeList {
     fn list_len(&self, first: usize, second: usize) -> Result<usize, String> {
         let mut count = 0;
         let mut prev = NONE;
-        let mut cursor = self.heads[first & (FL_SLOTS - 1)][second & (SL_COUNT - 1)];
+        let mut cursor = self.head((first, second));
         while cursor != NONE {
             let offset = cursor as usize;
-            if offset >= self.heap_len
-                || !self.is_free(offset)
-                || class_of(self.size(offset)) != (first, second)
-            {
+            let size = self.free_block_size(cursor);
+            if size.map(class_of) != Some((first, second)) {
                 return Err(format!(
                     "class ({first},{second}) lists a wrong block {offset}"
                 ));
             }
-            if self.link(offset, 1) != prev {
+            if self.checked_link(offset, 1) != prev {
                 return Err(format!("block {offset}: back link broken"));
             }
             count += 1;
@@ -688,9 +867,15 @@ impl FreeList {
                 return Err(format!("class ({first},{second}): cycle"));
             }
             prev = cursor;
-            cursor = self.link(offset, 0);
+            cursor = self.checked_link(offset, 0);
         }
         Ok(count)
+    }
+
+    /// A list link read with a bounds check: for the checks above, which
+    /// must not trust the lists they check.
+    fn checked_link(&self, offset: usize, which: usize) -> u64 {
+        self.buffer.read_word(offset + HEADER_SIZE + 8 * which)
     }
 }
 
