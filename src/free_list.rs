@@ -526,26 +526,53 @@ impl FreeList {
     }
 
     /// A free block that can hold `needed` bytes at alignment `align`,
-    /// without walking a list: the first block of the first class whose
-    /// every block fits even with the worst alignment gap, or else the
-    /// head of the highest class if it happens to fit. Returns the block's
-    /// offset, size, alignment gap and class; the block is the head of the
-    /// class's list.
+    /// without walking a list. First the head of the class `needed` itself
+    /// falls in, which fits when it happens to be big enough (an exact
+    /// fit: it keeps larger blocks whole, which is what keeps the real
+    /// traces' footprint near glibc's); then the first block of the first
+    /// class whose every block fits even with the worst alignment gap (good
+    /// fit); then the head of the highest class, which may fit when that
+    /// rounding overshot. Each candidate is the head of its class's list.
     #[inline(always)]
     fn find_block(&self, needed: usize, align: usize) -> Option<Found> {
+        let exact = class_of(needed);
         let worst_case = if align <= GRANULE {
+            // Small sizes have classes 16 bytes wide, so the exact class is
+            // the good-fit class: no need to look twice.
+            if needed >= SMALL_LIMIT && self.is_listed(exact) {
+                if let Some(found) = self.fits(exact, needed, align) {
+                    return Some(found);
+                }
+            }
             needed
         } else {
+            if self.is_listed(exact) {
+                if let Some(found) = self.fits(exact, needed, align) {
+                    return Some(found);
+                }
+            }
             needed.checked_add(align + MIN_BLOCK)?
         };
         let class = match class_at_least(worst_case).and_then(|c| self.find_class(c)) {
             Some(class) => class,
             None => self.top_class()?,
         };
+        self.fits(class, needed, align)
+    }
+
+    /// Whether the list of `class` is non-empty.
+    #[inline(always)]
+    fn is_listed(&self, (first, second): (usize, usize)) -> bool {
+        self.second_maps[first & (FL_SLOTS - 1)] & (1 << (second & (SL_COUNT - 1))) != 0
+    }
+
+    /// The head of the list of `class`, if it is a genuine free block that
+    /// holds `needed` bytes at alignment `align`. The class says whether it
+    /// fits; its own header is checked anyway, so that no corruption of
+    /// freed memory can make an allocation overlap another.
+    #[inline(always)]
+    fn fits(&self, class: (usize, usize), needed: usize, align: usize) -> Option<Found> {
         let offset = self.head(class);
-        // The class invariant says it fits; check anyway, with the block's
-        // own header, so that no corruption of freed memory can make an
-        // allocation overlap another.
         let size = self.free_block_size(offset)?;
         let offset = offset as usize;
         let gap = self.gap_for(offset, align);
@@ -1094,6 +1121,30 @@ mod tests {
         assert_eq!(list.alloc(Layout::new(4000, 64)), Err(Error::Exhausted));
         list.dealloc(a.ptr).unwrap();
         assert_eq!(list.remaining(), 4096);
+        check(&list);
+    }
+
+    #[test]
+    fn a_freed_block_of_the_requests_own_class_is_reused_before_larger_ones() {
+        // A 560-byte block sits in the class [544, 576); good fit alone
+        // would skip that class for a 560-byte request and split the big
+        // free block instead.
+        for align in [8, 16, 32] {
+            let mut list = FreeList::new(1 << 16).unwrap();
+            let a = list.alloc(Layout::new(544, 8)).unwrap();
+            let _wall = list.alloc(Layout::new(16, 8)).unwrap();
+            list.dealloc(a.ptr).unwrap();
+            let again = list.alloc(Layout::new(544, align)).unwrap();
+            assert_eq!(again.ptr, a.ptr, "align {align}");
+            check(&list);
+        }
+        // A head too small for the request is passed over, not split.
+        let mut list = FreeList::new(1 << 16).unwrap();
+        let a = list.alloc(Layout::new(520, 8)).unwrap();
+        let _wall = list.alloc(Layout::new(16, 8)).unwrap();
+        list.dealloc(a.ptr).unwrap();
+        let bigger = list.alloc(Layout::new(540, 8)).unwrap();
+        assert_ne!(bigger.ptr, a.ptr);
         check(&list);
     }
 
