@@ -153,32 +153,102 @@ fn run_until<G: Gp>(
     true
 }
 
-/// Measures one implementation on `plan` within the time budget.
+/// One implementation's measurement in progress: set up, probed and warmed
+/// up by [`prepare`], then timed one repetition at a time by [`Contender::rep`],
+/// so that [`interleaved`] can take the implementations' repetitions in
+/// turn.
+trait Contender {
+    /// One timed repetition (ns/step), or the final row once the
+    /// implementation has run out of time.
+    fn rep(&mut self) -> Result<f64, Box<Row>>;
+    /// The row made of the repetitions' samples.
+    fn into_row(self: Box<Self>, samples: Vec<f64>) -> Row;
+}
+
+struct Prepared<'a, G: Gp> {
+    live: Live<G>,
+    steps: &'a [Step],
+    pos: usize,
+    per_rep: usize,
+    note: String,
+    /// Time this implementation has taken so far (set-up, probe, warm-up,
+    /// repetitions): the deadline is twice the budget of its own time, not
+    /// of the wall clock, which the other implementations share.
+    spent: Duration,
+    limit: Duration,
+}
+
+impl<G: Gp> Contender for Prepared<'_, G> {
+    fn rep(&mut self) -> Result<f64, Box<Row>> {
+        let started = Instant::now();
+        let deadline = started + self.limit.saturating_sub(self.spent);
+        // A short untimed run first: the other implementations' turns have
+        // just filled the caches with their own heaps.
+        let rewarm = (self.per_rep / 10).max(1);
+        let mut ok = run_until(&mut self.live, self.steps, &mut self.pos, rewarm, deadline);
+        let t = Instant::now();
+        ok = ok
+            && run_until(
+                &mut self.live,
+                self.steps,
+                &mut self.pos,
+                self.per_rep,
+                deadline,
+            );
+        let elapsed = t.elapsed();
+        self.spent += started.elapsed();
+        if ok {
+            return Ok(elapsed.as_nanos() as f64 / self.per_rep as f64);
+        }
+        let t = Instant::now();
+        self.live.run_n(self.steps, &mut self.pos, 100);
+        let r = t.elapsed().as_secs_f64() / 100.0;
+        Err(Box::new(Row::too_slow(
+            G::NAME,
+            G::KIND,
+            r * 1e9,
+            format!(
+                "too slow: steps slowed to ~{:.0} us as the heap fragmented; passed the {:.0} s deadline",
+                r * 1e6,
+                self.limit.as_secs_f64()
+            ),
+        )))
+    }
+
+    fn into_row(self: Box<Self>, samples: Vec<f64>) -> Row {
+        let (per_rep, note) = (self.per_rep, self.note.clone());
+        drop(self);
+        Row::new(G::NAME, G::KIND, samples, per_rep as u64).note(note)
+    }
+}
+
+/// Sets up one implementation on `plan` within the time budget: the N
+/// initial blocks, a probe and a warm-up.
 ///
 /// A short probe estimates the cost of a step; an implementation too slow
 /// for the full plan runs fewer steps per repetition. Since the cost of a
 /// step can grow as the heap fragments (linked_list_allocator's list of
-/// holes grows with every free), a hard deadline of twice the budget ends
-/// the measurement: the row is then marked too slow, with the rate of the
-/// last chunk as the estimate.
-fn steady<G: Gp>(cfg: &Cfg, plan: &Plan) -> Row {
+/// holes grows with every free), a hard deadline of twice the budget (of
+/// the implementation's own time) ends the measurement: the row is then
+/// marked too slow, with the rate of the last chunk as the estimate.
+fn prepare<'a, G: Gp + 'a>(cfg: &Cfg, plan: &'a Plan) -> Result<Box<dyn Contender + 'a>, Box<Row>> {
     let steps = &plan.steps;
     let mut pos = 0;
     let budget = cfg.budget.as_secs_f64();
     let t0 = Instant::now();
     let deadline = t0 + cfg.budget * 2;
     let too_slow =
-        |per_step: f64, why: String| Row::too_slow(G::NAME, G::KIND, per_step * 1e9, why);
+        |per_step: f64, why: String| Box::new(Row::too_slow(G::NAME, G::KIND, per_step * 1e9, why));
     let Some(mut live) = Live::<G>::setup_until(plan, Some(deadline)) else {
         // An estimate of the set-up's own cost per allocation.
-        return too_slow(
+        return Err(too_slow(
             t0.elapsed().as_secs_f64() / plan.live as f64,
             format!(
                 "too slow: allocating the {} initial blocks passed the {:.0} s deadline; estimate = time so far / N (a lower bound)",
                 plan.live,
                 2.0 * budget
             ),
-        );
+        ));
     };
 
     // Probe: up to 2000 steps or 0.5 s, whichever comes first.
@@ -190,15 +260,17 @@ fn steady<G: Gp>(cfg: &Cfg, plan: &Plan) -> Row {
     }
     let per_step = t.elapsed().as_secs_f64() / probed as f64;
 
+    // Each repetition also runs a tenth of its steps untimed first.
     let full = steps.len();
     let warm_full = full.max(plan.live);
+    let reps = cfg.reps as f64 * 1.1;
     let mut note = G::NOTE.to_string();
-    let (per_rep, warm) = if per_step * (warm_full + cfg.reps * full) as f64 <= budget {
+    let (per_rep, warm) = if per_step * (warm_full as f64 + reps * full as f64) <= budget {
         (full, warm_full)
     } else {
-        let k = (budget / per_step / (cfg.reps + 1) as f64) as usize;
+        let k = (budget / per_step / (reps + 1.0)) as usize;
         if k < 1000 {
-            return too_slow(
+            return Err(too_slow(
                 per_step,
                 format!(
                     "too slow: ~{:.0} us/step over {probed} probe steps; {} reps of 1000 steps exceed the {:.0} s budget",
@@ -206,7 +278,7 @@ fn steady<G: Gp>(cfg: &Cfg, plan: &Plan) -> Row {
                     cfg.reps,
                     budget
                 ),
-            );
+            ));
         }
         if k >= full {
             (full, full)
@@ -218,26 +290,59 @@ fn steady<G: Gp>(cfg: &Cfg, plan: &Plan) -> Row {
             (k, k)
         }
     };
-    let chunk_rate = |live: &mut Live<G>, pos: &mut usize| {
-        let t = Instant::now();
-        live.run_n(steps, pos, 100);
-        t.elapsed().as_secs_f64() / 100.0
-    };
     if !run_until(&mut live, steps, &mut pos, warm, deadline) {
-        let r = chunk_rate(&mut live, &mut pos);
-        return too_slow(r, format!("too slow: steps slowed to ~{:.0} us as the heap fragmented; warm-up passed the {:.0} s deadline", r * 1e6, 2.0 * budget));
-    }
-    let mut samples = Vec::with_capacity(cfg.reps);
-    for _ in 0..cfg.reps {
         let t = Instant::now();
-        if !run_until(&mut live, steps, &mut pos, per_rep, deadline) {
-            let r = chunk_rate(&mut live, &mut pos);
-            return too_slow(r, format!("too slow: steps slowed to ~{:.0} us as the heap fragmented; passed the {:.0} s deadline after {} reps", r * 1e6, 2.0 * budget, samples.len()));
-        }
-        samples.push(t.elapsed().as_nanos() as f64 / per_rep as f64);
+        live.run_n(steps, &mut pos, 100);
+        let r = t.elapsed().as_secs_f64() / 100.0;
+        return Err(too_slow(r, format!("too slow: steps slowed to ~{:.0} us as the heap fragmented; warm-up passed the {:.0} s deadline", r * 1e6, 2.0 * budget)));
     }
-    drop(live);
-    Row::new(G::NAME, G::KIND, samples, per_rep as u64).note(note)
+    Ok(Box::new(Prepared {
+        live,
+        steps,
+        pos,
+        per_rep,
+        note,
+        spent: t0.elapsed(),
+        limit: cfg.budget * 2,
+    }))
+}
+
+/// Measures the prepared implementations with their repetitions
+/// interleaved (one repetition of each in turn, `cfg.reps` rounds), so
+/// that a slow spell of a shared machine falls on all of them alike rather
+/// than on whichever ran then; the rows keep the order given.
+fn interleaved<'a>(
+    cfg: &Cfg,
+    prepared: Vec<Result<Box<dyn Contender + 'a>, Box<Row>>>,
+) -> Vec<Row> {
+    enum Slot<'a> {
+        Running(Box<dyn Contender + 'a>, Vec<f64>),
+        Done(Box<Row>),
+    }
+    let mut slots: Vec<Slot> = prepared
+        .into_iter()
+        .map(|p| match p {
+            Ok(c) => Slot::Running(c, Vec::with_capacity(cfg.reps)),
+            Err(row) => Slot::Done(row),
+        })
+        .collect();
+    for _ in 0..cfg.reps {
+        for slot in slots.iter_mut() {
+            if let Slot::Running(c, samples) = slot {
+                match c.rep() {
+                    Ok(ns) => samples.push(ns),
+                    Err(row) => *slot = Slot::Done(row),
+                }
+            }
+        }
+    }
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Slot::Running(c, samples) => c.into_row(samples),
+            Slot::Done(row) => *row,
+        })
+        .collect()
 }
 
 pub fn scaling(cfg: &Cfg) -> Vec<Workload> {
@@ -268,12 +373,15 @@ pub fn scaling(cfg: &Cfg) -> Vec<Workload> {
             .param("live_blocks", n as f64)
             .param("aligned", aligned as u8 as f64);
             eprintln!("  {} ...", w.id);
-            w.rows.push(steady::<Ours>(cfg, &plan));
-            w.rows.push(steady::<Floor>(cfg, &plan));
-            w.rows.push(steady::<Glibc>(cfg, &plan));
-            w.rows.push(steady::<Rlsf>(cfg, &plan));
-            w.rows.push(steady::<Talc>(cfg, &plan));
-            w.rows.push(steady::<Lla>(cfg, &plan));
+            let prepared = vec![
+                prepare::<Ours>(cfg, &plan),
+                prepare::<Floor>(cfg, &plan),
+                prepare::<Glibc>(cfg, &plan),
+                prepare::<Rlsf>(cfg, &plan),
+                prepare::<Talc>(cfg, &plan),
+                prepare::<Lla>(cfg, &plan),
+            ];
+            w.rows = interleaved(cfg, prepared);
             out.push(w);
         }
     }
