@@ -109,6 +109,7 @@ GROUPS = [
     ("bump", "1. Bump"),
     ("pool", "2. Pool"),
     ("freelist", "3. Free list / general purpose"),
+    ("inlined", "3b. Free list without the C ABI (both cores inlined)"),
     ("trace", "4. Trace replay"),
     ("stack", "5. Stack"),
     ("global", "6. Global"),
@@ -288,6 +289,13 @@ def markdown(res, chart_rel):
         w("")
         if g == "freelist":
             w(f"![free-list scaling]({chart_rel})")
+            w("")
+        if g == "inlined":
+            w("How much of the free list's gap to rlsf is the call through the C ABI: benches/inline_compare "
+              "links the free list's Rust core and rlsf into one program (no call, no handle check on either side) "
+              "and runs the align-8 steady state of table 3; each repetition is a fresh child process (set-up, one "
+              "untimed round, one timed round), the two alternating. The checks of every free are the same as "
+              "through the C ABI.")
             w("")
         if g == "trace":
             w("Traces are recorded during `make bench` by benches/tracer/libtrace.so (LD_PRELOAD) and replayed, each "

@@ -39,12 +39,15 @@ fn report(name: &str, round: usize, started: Instant, steps: usize) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.len() != 4 {
-        eprintln!("usage: vais_inline_compare ours|rlsf LIVE STEPS");
+    if args.len() != 4 && args.len() != 5 {
+        eprintln!("usage: vais_inline_compare ours|rlsf LIVE STEPS [ROUNDS]");
         std::process::exit(2);
     }
     let live: usize = args[2].parse().expect("LIVE is a number");
     let steps: usize = args[3].parse().expect("STEPS is a number");
+    let rounds: usize = args
+        .get(4)
+        .map_or(3, |r| r.parse().expect("ROUNDS is a number"));
     let mut rng = XorShift(0x1234_5678_9abc_def1);
     let capacity = (live * 1200).max(64 << 20);
     let init: Vec<usize> = (0..live).map(|_| rng.size()).collect();
@@ -59,7 +62,7 @@ fn main() {
                 .iter()
                 .map(|&size| heap.alloc(layout(size)).expect("initial block").ptr)
                 .collect();
-            for round in 0..3 {
+            for round in 0..rounds {
                 let started = Instant::now();
                 for &(slot, size) in &ops {
                     heap.dealloc(slots[slot]).expect("free");
@@ -91,7 +94,7 @@ fn main() {
                 .iter()
                 .map(|&size| tlsf.allocate(layout(size)).expect("initial block"))
                 .collect();
-            for round in 0..3 {
+            for round in 0..rounds {
                 let started = Instant::now();
                 for &(slot, size) in &ops {
                     // SAFETY: `slots[slot]` came from this Tlsf with align 8.

@@ -12,7 +12,7 @@
 //!   vais_bench fastpath                             (child, under callgrind)
 //!   vais_bench replay-child TRACE IMPL              (child, fresh heap)
 //!
-//! Groups: bump, pool, freelist, trace, stack, global.
+//! Groups: bump, pool, freelist, inlined, trace, stack, global.
 
 mod bench;
 mod callgrind;
@@ -21,6 +21,7 @@ mod freelist;
 mod gp;
 mod rng;
 mod simple;
+mod inline;
 mod trace;
 
 use bench::{json_str, Cfg, Workload};
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 fn usage() -> ! {
     eprintln!(
         "usage: vais_bench [--quick] [--reps N] [--only GROUP,...] [--out DIR] [--budget S] \
-         [--traces DIR] [--no-callgrind]\n       groups: bump,pool,freelist,trace,stack,global"
+         [--traces DIR] [--no-callgrind]\n       groups: bump,pool,freelist,inlined,trace,stack,global"
     );
     std::process::exit(2)
 }
@@ -134,10 +135,11 @@ fn main() {
         }
     };
     type Group = fn(&Cfg) -> Vec<Workload>;
-    let groups: [(&str, Group); 5] = [
+    let groups: [(&str, Group); 6] = [
         ("bump", simple::bump),
         ("pool", simple::pool),
         ("freelist", freelist::scaling),
+        ("inlined", inline::inlined),
         ("stack", simple::stack),
         ("global", simple::global),
     ];
