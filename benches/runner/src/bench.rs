@@ -229,19 +229,30 @@ pub fn timed(f: impl FnOnce() -> u64) -> (Duration, u64) {
     (t.elapsed(), ops)
 }
 
-/// Runs `warmup` untimed repetitions of `rep`, then `cfg.reps` timed ones;
-/// returns ns/op of each timed one. `rep` measures itself (so it can keep
-/// set-up and tear-down out of the clock) and returns (elapsed, ops).
-pub fn measure(cfg: &Cfg, warmup: usize, mut rep: impl FnMut() -> (Duration, u64)) -> Vec<f64> {
-    for _ in 0..warmup {
-        rep();
+/// Measures several implementations of one workload at once: `warmup`
+/// untimed repetitions of each, then `cfg.reps` rounds of one timed
+/// repetition of each in turn (each `rep` times itself, so it can keep
+/// set-up and tear-down out of the clock, and returns (elapsed, ops)), so that a slow spell of a shared machine falls on all of them
+/// alike rather than on whichever ran then. Returns the ns/op samples of
+/// each, in the order given.
+pub fn measure_each<const K: usize>(
+    cfg: &Cfg,
+    warmup: usize,
+    mut reps: [&mut dyn FnMut() -> (Duration, u64); K],
+) -> [Vec<f64>; K] {
+    for rep in reps.iter_mut() {
+        for _ in 0..warmup {
+            rep();
+        }
     }
-    (0..cfg.reps)
-        .map(|_| {
+    let mut out: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(cfg.reps));
+    for _ in 0..cfg.reps {
+        for (rep, samples) in reps.iter_mut().zip(out.iter_mut()) {
             let (d, ops) = rep();
-            d.as_nanos() as f64 / ops.max(1) as f64
-        })
-        .collect()
+            samples.push(d.as_nanos() as f64 / ops.max(1) as f64);
+        }
+    }
+    out
 }
 
 // ---- JSON ------------------------------------------------------------------

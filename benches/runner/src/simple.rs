@@ -1,11 +1,10 @@
 //! Workloads 1 (bump), 2 (pool), 5 (stack) and 6 (global).
 
-use crate::bench::{measure, timed, Cfg, Kind, Row, Workload};
+use crate::bench::{measure_each, timed, Cfg, Kind, Row, Workload};
 use crate::ffi::*;
 use crate::rng::Rng;
 use std::alloc::Layout as RustLayout;
 use std::hint::black_box;
-use std::time::Duration;
 
 fn rust_layout(l: Layout) -> RustLayout {
     RustLayout::from_size_align(l.size as usize, l.align as usize).unwrap()
@@ -26,23 +25,6 @@ unsafe fn c_alloc(size: usize, align: usize) -> *mut libc::c_void {
     }
 }
 
-/// Splits timed mallocs from timed frees: `rep` returns (malloc time,
-/// free time, ops); the malloc samples are returned, the free samples kept.
-fn measure_split(
-    cfg: &Cfg,
-    warmup: usize,
-    mut rep: impl FnMut() -> (Duration, Duration, u64),
-) -> (Vec<f64>, Vec<f64>) {
-    let mut frees = Vec::new();
-    let allocs = measure(cfg, warmup, || {
-        let (a, f, ops) = rep();
-        frees.push(f.as_nanos() as f64 / ops as f64);
-        (a, ops)
-    });
-    let keep = frees.len() - allocs.len();
-    (allocs, frees.split_off(keep))
-}
-
 // ---- 1. bump ----------------------------------------------------------------
 
 fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
@@ -50,105 +32,115 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
     let n = layouts.len();
     let cap: i64 = layouts.iter().map(|l| l.size + l.align).sum::<i64>() + 4096;
     let rl: Vec<RustLayout> = layouts.iter().map(|l| rust_layout(*l)).collect();
-    let warm = 2;
 
     unsafe {
         let h = bump_new(cap);
         check(!h.is_null(), "bump_new");
-        let s = measure(cfg, warm, || {
-            timed(|| {
-                let mut acc = 0i64;
-                let mut last = 0;
-                for l in layouts {
-                    let a = bump_alloc(h, *l);
-                    acc = acc.wrapping_add(a.ptr);
-                    last = a.ptr;
-                }
-                check(last != 0, "bump_alloc");
-                bump_reset(h);
-                black_box(acc);
-                n as u64
-            })
-        });
+        let f = floor_bump_new(cap);
+        let mut b = bumpalo::Bump::with_capacity(cap as usize);
+        let mut ptrs: Vec<*mut libc::c_void> = Vec::with_capacity(n);
+        // glibc's frees are timed apart from its mallocs (a bump allocator
+        // has no free): the malloc row is the peer, the free row info.
+        let mut frees = Vec::new();
+        let [ours, bumpalo, floor, mallocs] = measure_each(
+            cfg,
+            2,
+            [
+                &mut || {
+                    timed(|| {
+                        let mut acc = 0i64;
+                        let mut last = 0;
+                        for l in layouts {
+                            let a = bump_alloc(h, *l);
+                            acc = acc.wrapping_add(a.ptr);
+                            last = a.ptr;
+                        }
+                        check(last != 0, "bump_alloc");
+                        bump_reset(h);
+                        black_box(acc);
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut acc = 0usize;
+                        for l in &rl {
+                            let p = b.alloc_layout(black_box(*l));
+                            acc = acc.wrapping_add(p.as_ptr() as usize);
+                        }
+                        b.reset();
+                        black_box(acc);
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut acc = 0i64;
+                        let mut last = 0;
+                        for l in layouts {
+                            let a = floor_bump_alloc(f, *l);
+                            acc = acc.wrapping_add(a.ptr);
+                            last = a.ptr;
+                        }
+                        check(last != 0, "floor_bump_alloc");
+                        floor_bump_reset(f);
+                        black_box(acc);
+                        n as u64
+                    })
+                },
+                &mut || {
+                    ptrs.clear();
+                    let (da, _) = timed(|| {
+                        for l in layouts {
+                            ptrs.push(c_alloc(l.size as usize, l.align as usize));
+                        }
+                        n as u64
+                    });
+                    check(ptrs.iter().all(|p| !p.is_null()), "malloc");
+                    let (df, _) = timed(|| {
+                        for p in &ptrs {
+                            libc::free(*p);
+                        }
+                        n as u64
+                    });
+                    frees.push(df.as_nanos() as f64 / n as f64);
+                    (da, n as u64)
+                },
+            ],
+        );
         bump_free(h);
+        floor_bump_free(f);
+        // The last `reps` frees belong to the timed repetitions.
+        let frees = frees.split_off(frees.len() - mallocs.len());
         w.rows.push(Row::new(
             "vais_alloc bump_alloc (C ABI)",
             Kind::Ours,
-            s,
+            ours,
             n as u64,
         ));
-
-        let b = bumpalo::Bump::with_capacity(cap as usize);
-        let mut b = b;
-        let s = measure(cfg, warm, || {
-            timed(|| {
-                let mut acc = 0usize;
-                for l in &rl {
-                    let p = b.alloc_layout(black_box(*l));
-                    acc = acc.wrapping_add(p.as_ptr() as usize);
-                }
-                b.reset();
-                black_box(acc);
-                n as u64
-            })
-        });
-        drop(b);
-        w.rows
-            .push(Row::new("bumpalo (inlined Rust)", Kind::Peer, s, n as u64));
-
-        let f = floor_bump_new(cap);
-        let s = measure(cfg, warm, || {
-            timed(|| {
-                let mut acc = 0i64;
-                let mut last = 0;
-                for l in layouts {
-                    let a = floor_bump_alloc(f, *l);
-                    acc = acc.wrapping_add(a.ptr);
-                    last = a.ptr;
-                }
-                check(last != 0, "floor_bump_alloc");
-                floor_bump_reset(f);
-                black_box(acc);
-                n as u64
-            })
-        });
-        floor_bump_free(f);
+        w.rows.push(Row::new(
+            "bumpalo (inlined Rust)",
+            Kind::Peer,
+            bumpalo,
+            n as u64,
+        ));
         w.rows.push(Row::new(
             "C floor: pointer bump (.so)",
             Kind::Floor,
-            s,
+            floor,
             n as u64,
         ));
-
-        let mut ptrs: Vec<*mut libc::c_void> = Vec::with_capacity(n);
-        let (sa, sf) = measure_split(cfg, warm, || {
-            ptrs.clear();
-            let (da, _) = timed(|| {
-                for l in layouts {
-                    ptrs.push(c_alloc(l.size as usize, l.align as usize));
-                }
-                n as u64
-            });
-            check(ptrs.iter().all(|p| !p.is_null()), "malloc");
-            let (df, _) = timed(|| {
-                for p in &ptrs {
-                    libc::free(*p);
-                }
-                n as u64
-            });
-            (da, df, n as u64)
-        });
         w.rows.push(
             Row::new(
                 "glibc malloc (frees not included)",
                 Kind::Peer,
-                sa,
+                mallocs,
                 n as u64,
             )
             .note("posix_memalign above align 16"),
         );
         w.rows.push(
-            Row::new("glibc free (timed separately)", Kind::Info, sf, n as u64)
+            Row::new("glibc free (timed separately)", Kind::Info, frees, n as u64)
                 .note("the frees of the row above"),
         );
     }
@@ -210,63 +202,67 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
     unsafe {
         let h = pool_new(POOL_BLOCK, 1024);
         check(!h.is_null(), "pool_new");
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                let mut acc = 0i64;
-                for _ in 0..n {
-                    let p = pool_alloc(h);
-                    bad |= pool_dealloc(h, p);
-                    acc = acc.wrapping_add(p);
-                }
-                check(bad == 0 && acc != 0, "pool_alloc/pool_dealloc");
-                n as u64
-            })
-        });
+        let f = floor_pool_new(POOL_BLOCK, 1024);
+        let [ours, floor, glibc] = measure_each(
+            cfg,
+            2,
+            [
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        let mut acc = 0i64;
+                        for _ in 0..n {
+                            let p = pool_alloc(h);
+                            bad |= pool_dealloc(h, p);
+                            acc = acc.wrapping_add(p);
+                        }
+                        check(bad == 0 && acc != 0, "pool_alloc/pool_dealloc");
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        let mut acc = 0i64;
+                        for _ in 0..n {
+                            let p = floor_pool_alloc(f);
+                            bad |= floor_pool_dealloc(f, p);
+                            acc = acc.wrapping_add(p);
+                        }
+                        check(bad == 0 && acc != 0, "floor_pool");
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut acc = 0usize;
+                        for _ in 0..n {
+                            let p = libc::malloc(POOL_BLOCK as usize);
+                            libc::free(p);
+                            acc = acc.wrapping_add(p as usize);
+                        }
+                        check(acc != 0, "malloc");
+                        n as u64
+                    })
+                },
+            ],
+        );
         pool_free(h);
+        floor_pool_free(f);
         w.rows.push(Row::new(
             "vais_alloc pool_alloc/dealloc (C ABI)",
             Kind::Ours,
-            s,
+            ours,
             n as u64,
         ));
-
-        let f = floor_pool_new(POOL_BLOCK, 1024);
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                let mut acc = 0i64;
-                for _ in 0..n {
-                    let p = floor_pool_alloc(f);
-                    bad |= floor_pool_dealloc(f, p);
-                    acc = acc.wrapping_add(p);
-                }
-                check(bad == 0 && acc != 0, "floor_pool");
-                n as u64
-            })
-        });
-        floor_pool_free(f);
         w.rows.push(Row::new(
             "C floor: intrusive free list (.so)",
             Kind::Floor,
-            s,
+            floor,
             n as u64,
         ));
-
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut acc = 0usize;
-                for _ in 0..n {
-                    let p = libc::malloc(POOL_BLOCK as usize);
-                    libc::free(p);
-                    acc = acc.wrapping_add(p as usize);
-                }
-                check(acc != 0, "malloc");
-                n as u64
-            })
-        });
         w.rows
-            .push(Row::new("glibc malloc/free", Kind::Peer, s, n as u64));
+            .push(Row::new("glibc malloc/free", Kind::Peer, glibc, n as u64));
     }
     out.push(w);
 
@@ -278,72 +274,76 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
         &format!("Pool: batches of {batch} allocations of 64 B, freed in random order ({rounds} batches)"),
         "one block allocated and freed (alloc + free)",
     );
-    let mut ptrs = vec![0i64; batch];
     unsafe {
         let h = pool_new(POOL_BLOCK, batch as i64);
         check(!h.is_null(), "pool_new");
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                for _ in 0..rounds {
-                    for p in ptrs.iter_mut() {
-                        *p = pool_alloc(h);
-                    }
-                    for &i in &perm {
-                        bad |= pool_dealloc(h, *ptrs.get_unchecked(i as usize));
-                    }
-                }
-                check(bad == 0, "pool batch");
-                ops
-            })
-        });
+        let f = floor_pool_new(POOL_BLOCK, batch as i64);
+        let (mut p1, mut p2, mut p3) = (vec![0i64; batch], vec![0i64; batch], vec![0i64; batch]);
+        let [ours, floor, glibc] = measure_each(
+            cfg,
+            2,
+            [
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        for _ in 0..rounds {
+                            for p in p1.iter_mut() {
+                                *p = pool_alloc(h);
+                            }
+                            for &i in &perm {
+                                bad |= pool_dealloc(h, *p1.get_unchecked(i as usize));
+                            }
+                        }
+                        check(bad == 0, "pool batch");
+                        ops
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        for _ in 0..rounds {
+                            for p in p2.iter_mut() {
+                                *p = floor_pool_alloc(f);
+                            }
+                            for &i in &perm {
+                                bad |= floor_pool_dealloc(f, *p2.get_unchecked(i as usize));
+                            }
+                        }
+                        check(bad == 0, "floor pool batch");
+                        ops
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        for _ in 0..rounds {
+                            for p in p3.iter_mut() {
+                                *p = libc::malloc(POOL_BLOCK as usize) as i64;
+                            }
+                            for &i in &perm {
+                                libc::free(*p3.get_unchecked(i as usize) as *mut libc::c_void);
+                            }
+                        }
+                        ops
+                    })
+                },
+            ],
+        );
         pool_free(h);
+        floor_pool_free(f);
         w.rows.push(Row::new(
             "vais_alloc pool_alloc/dealloc (C ABI)",
             Kind::Ours,
-            s,
+            ours,
             ops,
         ));
-
-        let f = floor_pool_new(POOL_BLOCK, batch as i64);
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                for _ in 0..rounds {
-                    for p in ptrs.iter_mut() {
-                        *p = floor_pool_alloc(f);
-                    }
-                    for &i in &perm {
-                        bad |= floor_pool_dealloc(f, *ptrs.get_unchecked(i as usize));
-                    }
-                }
-                check(bad == 0, "floor pool batch");
-                ops
-            })
-        });
-        floor_pool_free(f);
         w.rows.push(Row::new(
             "C floor: intrusive free list (.so)",
             Kind::Floor,
-            s,
+            floor,
             ops,
         ));
-
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                for _ in 0..rounds {
-                    for p in ptrs.iter_mut() {
-                        *p = libc::malloc(POOL_BLOCK as usize) as i64;
-                    }
-                    for &i in &perm {
-                        libc::free(*ptrs.get_unchecked(i as usize) as *mut libc::c_void);
-                    }
-                }
-                ops
-            })
-        });
         w.rows
-            .push(Row::new("glibc malloc/free", Kind::Peer, s, ops));
+            .push(Row::new("glibc malloc/free", Kind::Peer, glibc, ops));
     }
     out.push(w);
     out
@@ -367,46 +367,51 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
     unsafe {
         let h = stack_new(1 << 20);
         check(!h.is_null(), "stack_new");
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                let mut acc = 0i64;
-                for _ in 0..n {
-                    let a = stack_alloc(h, l);
-                    bad |= stack_pop(h);
-                    acc = acc.wrapping_add(a.ptr);
-                }
-                check(bad == 0 && acc != 0, "stack pairs");
-                n as u64
-            })
-        });
+        let f = floor_stack_new(1 << 20);
+        let [ours, floor] = measure_each(
+            cfg,
+            2,
+            [
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        let mut acc = 0i64;
+                        for _ in 0..n {
+                            let a = stack_alloc(h, l);
+                            bad |= stack_pop(h);
+                            acc = acc.wrapping_add(a.ptr);
+                        }
+                        check(bad == 0 && acc != 0, "stack pairs");
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        let mut acc = 0i64;
+                        for _ in 0..n {
+                            let a = floor_stack_alloc(f, l);
+                            bad |= floor_stack_pop(f);
+                            acc = acc.wrapping_add(a.ptr);
+                        }
+                        check(bad == 0 && acc != 0, "floor stack pairs");
+                        n as u64
+                    })
+                },
+            ],
+        );
         stack_free(h);
+        floor_stack_free(f);
         w.rows.push(Row::new(
             "vais_alloc stack_alloc/pop (C ABI)",
             Kind::Ours,
-            s,
+            ours,
             n as u64,
         ));
-
-        let f = floor_stack_new(1 << 20);
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                let mut acc = 0i64;
-                for _ in 0..n {
-                    let a = floor_stack_alloc(f, l);
-                    bad |= floor_stack_pop(f);
-                    acc = acc.wrapping_add(a.ptr);
-                }
-                check(bad == 0 && acc != 0, "floor stack pairs");
-                n as u64
-            })
-        });
-        floor_stack_free(f);
         w.rows.push(Row::new(
             "C floor: header-linked stack (.so)",
             Kind::Floor,
-            s,
+            floor,
             n as u64,
         ));
     }
@@ -422,52 +427,57 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
     unsafe {
         let h = stack_new(1 << 20);
         check(!h.is_null(), "stack_new");
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                let mut acc = 0i64;
-                for _ in 0..rounds {
-                    for _ in 0..depth {
-                        acc = acc.wrapping_add(stack_alloc(h, l).ptr);
-                    }
-                    for _ in 0..depth {
-                        bad |= stack_pop(h);
-                    }
-                }
-                check(bad == 0 && acc != 0, "stack nest");
-                ops
-            })
-        });
+        let f = floor_stack_new(1 << 20);
+        let [ours, floor] = measure_each(
+            cfg,
+            2,
+            [
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        let mut acc = 0i64;
+                        for _ in 0..rounds {
+                            for _ in 0..depth {
+                                acc = acc.wrapping_add(stack_alloc(h, l).ptr);
+                            }
+                            for _ in 0..depth {
+                                bad |= stack_pop(h);
+                            }
+                        }
+                        check(bad == 0 && acc != 0, "stack nest");
+                        ops
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut bad = 0i64;
+                        let mut acc = 0i64;
+                        for _ in 0..rounds {
+                            for _ in 0..depth {
+                                acc = acc.wrapping_add(floor_stack_alloc(f, l).ptr);
+                            }
+                            for _ in 0..depth {
+                                bad |= floor_stack_pop(f);
+                            }
+                        }
+                        check(bad == 0 && acc != 0, "floor stack nest");
+                        ops
+                    })
+                },
+            ],
+        );
         stack_free(h);
+        floor_stack_free(f);
         w.rows.push(Row::new(
             "vais_alloc stack_alloc/pop (C ABI)",
             Kind::Ours,
-            s,
+            ours,
             ops,
         ));
-
-        let f = floor_stack_new(1 << 20);
-        let s = measure(cfg, 2, || {
-            timed(|| {
-                let mut bad = 0i64;
-                let mut acc = 0i64;
-                for _ in 0..rounds {
-                    for _ in 0..depth {
-                        acc = acc.wrapping_add(floor_stack_alloc(f, l).ptr);
-                    }
-                    for _ in 0..depth {
-                        bad |= floor_stack_pop(f);
-                    }
-                }
-                check(bad == 0 && acc != 0, "floor stack nest");
-                ops
-            })
-        });
-        floor_stack_free(f);
         w.rows.push(Row::new(
             "C floor: header-linked stack (.so)",
             Kind::Floor,
-            s,
+            floor,
             ops,
         ));
     }
@@ -496,55 +506,59 @@ pub fn global(cfg: &Cfg) -> Vec<Workload> {
             "one alloc + free pair",
         );
         unsafe {
-            let s = measure(cfg, 2, || {
-                timed(|| {
-                    let mut acc = 0i64;
-                    for _ in 0..n {
-                        let a = global_alloc(l);
-                        global_dealloc(a.ptr, l);
-                        acc = acc.wrapping_add(a.ptr);
-                    }
-                    check(acc != 0, "global_alloc");
-                    n as u64
-                })
-            });
+            let [ours, glibc, floor] = measure_each(
+                cfg,
+                2,
+                [
+                    &mut || {
+                        timed(|| {
+                            let mut acc = 0i64;
+                            for _ in 0..n {
+                                let a = global_alloc(l);
+                                global_dealloc(a.ptr, l);
+                                acc = acc.wrapping_add(a.ptr);
+                            }
+                            check(acc != 0, "global_alloc");
+                            n as u64
+                        })
+                    },
+                    &mut || {
+                        timed(|| {
+                            let mut acc = 0usize;
+                            for _ in 0..n {
+                                let p = c_alloc(64, align as usize);
+                                libc::free(p);
+                                acc = acc.wrapping_add(p as usize);
+                            }
+                            check(acc != 0, "malloc");
+                            n as u64
+                        })
+                    },
+                    &mut || {
+                        timed(|| {
+                            let mut acc = 0i64;
+                            for _ in 0..n {
+                                let a = floor_malloc(l);
+                                floor_free(a.ptr, l);
+                                acc = acc.wrapping_add(a.ptr);
+                            }
+                            check(acc != 0, "floor_malloc");
+                            n as u64
+                        })
+                    },
+                ],
+            );
             w.rows.push(Row::new(
                 "vais_alloc global_alloc/dealloc (C ABI)",
                 Kind::Ours,
-                s,
+                ours,
                 n as u64,
             ));
-
-            let s = measure(cfg, 2, || {
-                timed(|| {
-                    let mut acc = 0usize;
-                    for _ in 0..n {
-                        let p = c_alloc(64, align as usize);
-                        libc::free(p);
-                        acc = acc.wrapping_add(p as usize);
-                    }
-                    check(acc != 0, "malloc");
-                    n as u64
-                })
-            });
-            w.rows.push(Row::new(peer, Kind::Peer, s, n as u64));
-
-            let s = measure(cfg, 2, || {
-                timed(|| {
-                    let mut acc = 0i64;
-                    for _ in 0..n {
-                        let a = floor_malloc(l);
-                        floor_free(a.ptr, l);
-                        acc = acc.wrapping_add(a.ptr);
-                    }
-                    check(acc != 0, "floor_malloc");
-                    n as u64
-                })
-            });
+            w.rows.push(Row::new(peer, Kind::Peer, glibc, n as u64));
             w.rows.push(Row::new(
                 &format!("C floor: {peer} wrapper (.so)"),
                 Kind::Floor,
-                s,
+                floor,
                 n as u64,
             ));
         }
