@@ -1129,13 +1129,22 @@ mod tests {
         // A 560-byte block sits in the class [544, 576); good fit alone
         // would skip that class for a 560-byte request and split the big
         // free block instead.
-        for align in [8, 16, 32] {
+        for align in [8, 16, 32, 64] {
             let mut list = FreeList::new(1 << 16).unwrap();
             let a = list.alloc(Layout::new(544, 8)).unwrap();
             let _wall = list.alloc(Layout::new(16, 8)).unwrap();
             list.dealloc(a.ptr).unwrap();
             let again = list.alloc(Layout::new(544, align)).unwrap();
-            assert_eq!(again.ptr, a.ptr, "align {align}");
+            assert_eq!(again.ptr % align, 0);
+            // The freed block serves when its payload happens to be aligned
+            // enough (always for align <= 16; the buffer is only 16-aligned,
+            // so for more it depends on where the buffer landed): it has no
+            // room for a gap.
+            if a.ptr % align == 0 {
+                assert_eq!(again.ptr, a.ptr, "align {align}");
+            } else {
+                assert_ne!(again.ptr, a.ptr, "align {align}");
+            }
             check(&list);
         }
         // A head too small for the request is passed over, not split.
