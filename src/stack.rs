@@ -14,17 +14,23 @@
 //! bottom allocation): a multiple of 8, so its low 3 bits are free and hold
 //! `previous top % 8`. Since the header sits at `align_up(previous top, 8)`,
 //! those 3 bits recover the previous top exactly, for any capacity. The
-//! allocator itself keeps only the top and the offset of the newest header.
+//! allocator itself keeps only the top and, in the same encoding, the newest
+//! header's offset + 8, so a pop is one load, a mask and a store on the
+//! chain from one pop to the next.
+//!
+//! Headers lie below their payloads, where a caller's underflow could
+//! overwrite one: a pop believes a header only as far as it stays in the
+//! buffer and below itself (every genuine header is), so a corrupted one
+//! ends the chain early instead of leading outside the buffer.
 //!
 //! A zero-size request takes one byte, so its pointer lies inside the
 //! buffer and a stack with only a header's room left refuses it.
 
 use crate::buffer::Buffer;
 use crate::error::Error;
-use crate::layout::{align_up, Allocation, Layout};
+use crate::layout::{Allocation, Layout};
 
 const HEADER_SIZE: usize = 8;
-const NO_HEADER: usize = usize::MAX;
 
 /// A LIFO allocator over an owned buffer.
 #[derive(Debug)]
@@ -32,8 +38,9 @@ pub struct Stack {
     buffer: Buffer,
     /// First free offset.
     top: usize,
-    /// Offset of the newest live allocation's header, or `NO_HEADER`.
-    newest: usize,
+    /// Offset of the newest live allocation's header + 8, or 0 when there
+    /// is none (what the next header will hold, less the top's low bits).
+    link: usize,
     /// Number of live allocations.
     depth: usize,
 }
@@ -45,7 +52,7 @@ impl Stack {
         Ok(Stack {
             buffer: Buffer::allocate(capacity, false)?,
             top: 0,
-            newest: NO_HEADER,
+            link: 0,
             depth: 0,
         })
     }
@@ -56,26 +63,31 @@ impl Stack {
     pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
         let layout = layout.check()?;
         let start = self.buffer.start();
-        // `top <= capacity <= i64::MAX`, so these two cannot overflow.
-        let header = (self.top + 7) & !7;
-        let payload_min = start + header + HEADER_SIZE;
-        let payload = align_up(payload_min, layout.align).ok_or(Error::Exhausted)?;
+        // The payload is the first address aligned to `align` (at least 8)
+        // with 8 bytes below it above the top: `align_up(top + 8, align)`
+        // is at least `align_up(top, 8) + 8`, the header's end, because
+        // rounding `top + 8` up to a multiple of 8 first changes nothing.
+        // (Computed straight from the top, so one push waits on the last
+        // one's top for three additions and a mask.) `start + top` is an
+        // address in the buffer and `align <= 2^62`: no overflow.
+        let align = layout.align.max(HEADER_SIZE);
+        let payload = (start + self.top + HEADER_SIZE + (align - 1)) & !(align - 1);
         // A zero-size request takes one byte, as in the bump arena: its
         // pointer then lies inside the buffer and is distinct.
         let new_top = (payload - start)
             .checked_add(layout.size.max(1))
             .ok_or(Error::Exhausted)?;
+        // `top <= capacity <= i64::MAX`: no overflow.
+        let header = (self.top + 7) & !7;
         if new_top > self.buffer.capacity() {
             return Err(Error::Exhausted);
         }
-        let previous = if self.newest == NO_HEADER {
-            0
-        } else {
-            self.newest + HEADER_SIZE
+        // SAFETY: `header + 8 <= payload - start <= new_top <= capacity`.
+        unsafe {
+            self.buffer
+                .write_word_unchecked(header, (self.link | (self.top & 7)) as u64)
         };
-        self.buffer
-            .write_word(header, (previous | (self.top & 7)) as u64);
-        self.newest = header;
+        self.link = header + HEADER_SIZE;
         self.top = new_top;
         self.depth += 1;
         Ok(Allocation::new(payload, layout.size))
@@ -84,28 +96,38 @@ impl Stack {
     /// Pops the newest live allocation; `Empty` when there is none.
     #[inline]
     pub fn pop(&mut self) -> Result<(), Error> {
-        if self.newest == NO_HEADER {
+        if self.link == 0 {
             return Err(Error::Empty);
         }
-        let word = self.buffer.read_word(self.newest) as usize;
+        let header = self.link - HEADER_SIZE;
+        // SAFETY: `link` is only ever 0 or set by `alloc` to a header's
+        // offset + 8 that was at most the capacity (or taken from a header
+        // below it, checked below); the buffer never shrinks under a live
+        // header (`drop_buffer` resets the stack).
+        let word = unsafe { self.buffer.read_word_unchecked(header) } as usize;
         let low = word & 7;
+        let previous = word & !7;
+        // A genuine previous link lies below this header; anything else was
+        // written over, and ends the chain here.
+        let previous = if previous <= header { previous } else { 0 };
+        self.link = previous;
         self.top = if low == 0 {
-            self.newest
+            header
         } else {
-            self.newest - 8 + low
+            header.saturating_sub(8) + low
         };
-        self.newest = match word & !7 {
-            0 => NO_HEADER,
-            previous => previous - HEADER_SIZE,
+        self.depth = if previous == 0 {
+            0
+        } else {
+            self.depth.saturating_sub(1)
         };
-        self.depth -= 1;
         Ok(())
     }
 
     /// Pops everything.
     pub fn reset(&mut self) {
         self.top = 0;
-        self.newest = NO_HEADER;
+        self.link = 0;
         self.depth = 0;
     }
 
@@ -163,6 +185,33 @@ mod tests {
             assert_eq!(stack.remaining(), expected);
         }
         assert_eq!(stack.depth(), 0);
+    }
+
+    #[test]
+    fn an_overwritten_header_ends_the_chain_inside_the_buffer() {
+        for garbage in [u64::MAX, 1 << 40, 0x1000 | 7, 8, 0] {
+            let mut stack = Stack::new(4096).unwrap();
+            let mut ptrs = vec![];
+            for _ in 0..4 {
+                ptrs.push(stack.alloc(Layout::new(24, 8)).unwrap().ptr);
+            }
+            // A caller's underflow writes over the newest header (the 8
+            // bytes below its payload, here directly below).
+            // SAFETY: the header lies inside the stack's buffer.
+            unsafe { ((ptrs[3] - 8) as usize as *mut u64).write(garbage) };
+            let mut pops = 0;
+            while stack.pop().is_ok() {
+                pops += 1;
+                assert!(stack.remaining() <= 4096, "garbage {garbage:#x}");
+                assert!(pops <= 4, "garbage {garbage:#x}");
+            }
+            assert_eq!(stack.depth(), 0);
+            // The stack still works and its space is usable again.
+            let a = stack.alloc(Layout::new(64, 16)).unwrap();
+            assert_eq!(a.ptr % 16, 0);
+            stack.reset();
+            assert_eq!(stack.remaining(), 4096);
+        }
     }
 
     #[test]
