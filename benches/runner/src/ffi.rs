@@ -62,6 +62,10 @@ extern "C" {
     pub fn floor_pool_alloc(p: Handle) -> i64;
     pub fn floor_pool_dealloc(p: Handle, ptr: i64) -> i64;
     pub fn floor_pool_free(p: Handle);
+    pub fn floor_ipool_new(block_size: i64, num_blocks: i64) -> Handle;
+    pub fn floor_ipool_alloc(p: Handle) -> i64;
+    pub fn floor_ipool_dealloc(p: Handle, ptr: i64) -> i64;
+    pub fn floor_ipool_free(p: Handle);
 
     pub fn floor_stack_new(capacity: i64) -> Handle;
     pub fn floor_stack_alloc(s: Handle, layout: Layout) -> Allocation;

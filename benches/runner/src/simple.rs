@@ -203,7 +203,8 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
         let h = pool_new(POOL_BLOCK, 1024);
         check(!h.is_null(), "pool_new");
         let f = floor_pool_new(POOL_BLOCK, 1024);
-        let [ours, floor, glibc] = measure_each(
+        let fi = floor_ipool_new(POOL_BLOCK, 1024);
+        let [ours, floor, floor_index, glibc] = measure_each(
             cfg,
             2,
             [
@@ -235,6 +236,19 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                 },
                 &mut || {
                     timed(|| {
+                        let mut bad = 0i64;
+                        let mut acc = 0i64;
+                        for _ in 0..n {
+                            let p = floor_ipool_alloc(fi);
+                            bad |= floor_ipool_dealloc(fi, p);
+                            acc = acc.wrapping_add(p);
+                        }
+                        check(bad == 0 && acc != 0, "floor_ipool");
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
                         let mut acc = 0usize;
                         for _ in 0..n {
                             let p = libc::malloc(POOL_BLOCK as usize);
@@ -249,6 +263,7 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
         );
         pool_free(h);
         floor_pool_free(f);
+        floor_ipool_free(fi);
         w.rows.push(Row::new(
             "vais_alloc pool_alloc/dealloc (C ABI)",
             Kind::Ours,
@@ -261,6 +276,15 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             floor,
             n as u64,
         ));
+        w.rows.push(
+            Row::new(
+                "C floor: free list in a side array (.so)",
+                Kind::Floor,
+                floor_index,
+                n as u64,
+            )
+            .note("u32 links beside the blocks, as libvais_alloc keeps them"),
+        );
         w.rows
             .push(Row::new("glibc malloc/free", Kind::Peer, glibc, n as u64));
     }
@@ -278,8 +302,10 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
         let h = pool_new(POOL_BLOCK, batch as i64);
         check(!h.is_null(), "pool_new");
         let f = floor_pool_new(POOL_BLOCK, batch as i64);
-        let (mut p1, mut p2, mut p3) = (vec![0i64; batch], vec![0i64; batch], vec![0i64; batch]);
-        let [ours, floor, glibc] = measure_each(
+        let fi = floor_ipool_new(POOL_BLOCK, batch as i64);
+        let mut p1 = vec![0i64; batch];
+        let (mut p2, mut p3, mut p4) = (p1.clone(), p1.clone(), p1.clone());
+        let [ours, floor, floor_index, glibc] = measure_each(
             cfg,
             2,
             [
@@ -315,6 +341,21 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                 },
                 &mut || {
                     timed(|| {
+                        let mut bad = 0i64;
+                        for _ in 0..rounds {
+                            for p in p4.iter_mut() {
+                                *p = floor_ipool_alloc(fi);
+                            }
+                            for &i in &perm {
+                                bad |= floor_ipool_dealloc(fi, *p4.get_unchecked(i as usize));
+                            }
+                        }
+                        check(bad == 0, "floor index pool batch");
+                        ops
+                    })
+                },
+                &mut || {
+                    timed(|| {
                         for _ in 0..rounds {
                             for p in p3.iter_mut() {
                                 *p = libc::malloc(POOL_BLOCK as usize) as i64;
@@ -330,6 +371,7 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
         );
         pool_free(h);
         floor_pool_free(f);
+        floor_ipool_free(fi);
         w.rows.push(Row::new(
             "vais_alloc pool_alloc/dealloc (C ABI)",
             Kind::Ours,
@@ -342,6 +384,15 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             floor,
             ops,
         ));
+        w.rows.push(
+            Row::new(
+                "C floor: free list in a side array (.so)",
+                Kind::Floor,
+                floor_index,
+                ops,
+            )
+            .note("u32 links beside the blocks, as libvais_alloc keeps them"),
+        );
         w.rows
             .push(Row::new("glibc malloc/free", Kind::Peer, glibc, ops));
     }
