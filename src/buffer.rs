@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Alignment of every buffer the library allocates for itself.
 pub const BUFFER_ALIGN: usize = 16;
@@ -23,6 +24,21 @@ fn advise_huge_pages(start: usize, len: usize) {
         // buffer just allocated); MADV_HUGEPAGE changes no contents.
         unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
     }
+}
+
+/// A key no other allocator of this process has, for the check bits of
+/// its headers: a counter, the buffer address and a stack address (ASLR),
+/// mixed by splitmix64's finaliser.
+pub(crate) fn new_key(buffer_start: usize) -> u64 {
+    static CREATED: AtomicU64 = AtomicU64::new(0);
+    let serial = CREATED.fetch_add(1, Ordering::Relaxed);
+    let local = 0u8;
+    let mut key = serial.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ buffer_start as u64
+        ^ (&local as *const u8 as u64).rotate_left(32);
+    key = (key ^ (key >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    key = (key ^ (key >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    key ^ (key >> 31)
 }
 
 /// A contiguous range of memory `[start, start + capacity)`.

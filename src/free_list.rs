@@ -33,10 +33,11 @@
 //!   block) and whether it is free (bit 0). It lets a free merge backwards.
 //! - word 1 describes this block: its size (a multiple of 16, at least
 //!   [`MIN_BLOCK`], below 2^40) in bits 4..40, `FREE` in bit 0, and in bits
-//!   40..64 a magic value derived from this allocator and the block's offset.
-//!   A pointer whose header does not carry the right magic was not handed
-//!   out here. Headers swallowed by a merge are wiped, so a stale pointer
-//!   into a merged block is refused too.
+//!   40..64 a magic value derived from this allocator's random key, the
+//!   block's offset and its size. A pointer whose header does not carry the
+//!   right magic was not handed out here, and a header whose size was
+//!   written over no longer matches. Headers swallowed by a merge are wiped,
+//!   so a stale pointer into a merged block is refused too.
 //! - a free block keeps the offsets of its neighbours in its class's list in
 //!   the first two payload words (hence the 32-byte minimum block).
 //!
@@ -46,25 +47,33 @@
 //! a size with highest bit `f >= 8` maps to first level `f - 7` and to the
 //! second level given by the next 4 bits. One bit per non-empty first level
 //! and one 16-bit map per first level find the first non-empty class at or
-//! above a given one in two `trailing_zeros`. Allocation rounds the request
-//! up to the next class boundary ("good fit"), so any block of the class it
-//! finds fits; if that finds nothing it also tries the head of the
-//! highest non-empty class, which may fit when the rounding (or, for
-//! alignments above 16, the worst-case alignment gap) overshot. Neither
-//! operation walks a list.
+//! above a given one in two `trailing_zeros`. Allocation first tries the
+//! head of the request's own class (an exact fit when it is big enough: it
+//! keeps larger blocks whole, which keeps the footprint of real programs'
+//! allocation traces near glibc's); then it rounds the request up to the
+//! next class boundary ("good fit"), so any block of the class it finds
+//! fits; if that finds nothing it also tries the head of the highest
+//! non-empty class, which may fit when the rounding (or, for alignments
+//! above 16, the worst-case alignment gap) overshot. Neither operation
+//! walks a list.
 //!
 //! # Trust
 //!
-//! Headers are checked before use (magic, state, size). List links live in
-//! freed memory, which a buggy caller may scribble on: a link is followed
-//! only when it leaves room for a block before the end of the heap, and a
-//! block is handed out or merged only after its own header is checked.
-//! Corruption of freed memory can therefore hide free blocks (and the list
-//! updates' stores through a corrupted link land somewhere in the heap),
-//! but it never makes two allocations overlap, never reaches outside the
-//! heap, and never panics. Inside those checks the hot paths access heap
-//! words without further bounds checks (each `unsafe` block says why its
-//! word is in the heap).
+//! Headers are checked before use: the magic (which covers the offset and
+//! the size), the state, and the size against the heap; a free also checks
+//! the successor's record of the block and a free predecessor's header.
+//! List links live in freed memory, which a buggy caller may scribble on:
+//! a link is followed only when it leaves room for a block before the end
+//! of the heap, and a block is handed out or merged only after its own
+//! header is checked. A stray write into freed memory or into a header can
+//! therefore hide free blocks, or make a block impossible to free (its
+//! free is refused); the list updates' stores through a corrupted link land
+//! somewhere in the heap, possibly in live data or another header, which
+//! is then refused in turn. It never makes two allocations overlap (short
+//! of forging a magic, which takes this allocator's key), never reaches
+//! outside the heap, and never panics. Inside those checks the hot paths
+//! access heap words without further bounds checks (each `unsafe` block
+//! says why its word is in the heap).
 //!
 //! # Invariants (checked by [`FreeList::check_consistency`])
 //!
@@ -76,10 +85,9 @@
 //!    are symmetric, and a class's bit is set iff its list is non-empty.
 //! 5. `allocated` is the sum of the sizes of the blocks in use.
 
-use crate::buffer::Buffer;
+use crate::buffer::{new_key, Buffer};
 use crate::error::Error;
 use crate::layout::{Allocation, Layout};
-use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Bytes of the header before every block's payload.
 pub const HEADER_SIZE: usize = 16;
@@ -144,20 +152,6 @@ fn class_at_least(size: usize) -> Option<(usize, usize)> {
 fn block_size_for(size: usize) -> Option<usize> {
     let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & !(GRANULE - 1);
     Some(total.max(MIN_BLOCK))
-}
-
-/// A key no other free list of this process has: a counter, the buffer
-/// address and a stack address (ASLR), mixed by splitmix64's finaliser.
-fn new_key(buffer_start: usize) -> u64 {
-    static CREATED: AtomicU64 = AtomicU64::new(0);
-    let serial = CREATED.fetch_add(1, Ordering::Relaxed);
-    let local = 0u8;
-    let mut key = serial.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ buffer_start as u64
-        ^ (&local as *const u8 as u64).rotate_left(32);
-    key = (key ^ (key >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    key = (key ^ (key >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    key ^ (key >> 31)
 }
 
 /// What [`FreeList::find_block`] found: the head of the list of `class`,
@@ -263,21 +257,27 @@ impl FreeList {
 
     // ----- headers -------------------------------------------------------
 
-    /// The magic bits (40..64) of a header at `offset`: never 0 (so zeroed
-    /// memory never passes) and, through the random per-allocator key,
-    /// different for every allocator ever made in this process, even one
-    /// whose buffer reuses an old address. The key is already well mixed,
-    /// so an xor with the block's index (`offset / 16`, moved to bit 40) is
-    /// enough: one shift, one and, one xor.
+    /// The magic bits (40..64) of the header of a block at `offset` of
+    /// `size` bytes: never 0 (so zeroed memory never passes) and, through
+    /// the random per-allocator key, different for every allocator ever
+    /// made in this process, even one whose buffer reuses an old address.
+    /// They cover the block's position and its size: a header moved
+    /// elsewhere, or whose size bits were written over (any change within
+    /// one byte, for instance), no longer matches, so a scribbled size can
+    /// never make a block reach over its neighbours. The key is already
+    /// well mixed, so xors suffice (no multiply on the hot paths): bits
+    /// 4..27 of `offset ^ size ^ (size >> 23)` (the size's bits above 27
+    /// folded down) move to bits 40..63.
     #[inline(always)]
-    fn magic(&self, offset: usize) -> u64 {
-        ((offset as u64) << (MAGIC_SHIFT - 4)) & MAGIC_INDEX_MASK ^ self.magic_base
+    fn magic(&self, offset: usize, size: usize) -> u64 {
+        (((offset ^ size ^ (size >> 23)) as u64) << (MAGIC_SHIFT - 4)) & MAGIC_INDEX_MASK
+            ^ self.magic_base
     }
 
     /// Word 1 of a block at `offset` of `size` bytes.
     #[inline(always)]
     fn header(&self, offset: usize, size: usize, free: bool) -> u64 {
-        self.magic(offset) | size as u64 | if free { FREE } else { 0 }
+        self.magic(offset, size) | size as u64 | if free { FREE } else { 0 }
     }
 
     /// Word 1 (the header proper) of the block at `offset`.
@@ -339,7 +339,7 @@ impl FreeList {
         // SAFETY: a multiple of 16 below `link_end <= heap_len`.
         let word = unsafe { self.word1(offset) };
         let size = (word & SIZE_MASK) as usize;
-        (word & (MAGIC_MASK | FREE) == self.magic(offset) | FREE
+        (word & (MAGIC_MASK | FREE) == self.magic(offset, size) | FREE
             && size >= MIN_BLOCK
             && size <= self.heap_len - offset)
             .then_some(size)
@@ -653,7 +653,7 @@ impl FreeList {
             return self.alloc(layout);
         }
         let checked = layout.check()?;
-        let (offset, size) = self.validate(address)?;
+        let (offset, size, _) = self.validate(address)?;
         let needed = block_size_for(checked.size).ok_or(Error::Exhausted)?;
         let next = offset + size;
         let next_size = self.free_block_size(next as u64).unwrap_or(0);
@@ -666,23 +666,33 @@ impl FreeList {
                     self.remove(next, class_of(next_size));
                     self.wipe_header(next);
                 }
-                self.allocated -= size;
+                self.allocated = self.allocated.saturating_sub(size);
                 return Ok(self.occupy(offset, size + next_size, needed));
             }
         }
         let moved = self.alloc(layout)?;
         let keep = (size - HEADER_SIZE).min(checked.size);
         self.buffer.copy(address as usize, moved.ptr as usize, keep);
-        self.dealloc(address)?;
+        if let Err(error) = self.dealloc(address) {
+            // Only a caller's scribble on freed memory gets here: list
+            // updates of the allocation, through a corrupted link, wrote
+            // over the old block's header. Undo the move rather than report
+            // an error with the new block still taken.
+            let _ = self.dealloc(moved.ptr);
+            return Err(error);
+        }
         Ok(moved)
     }
 
     /// The offset and size of the in-use block whose payload starts at
-    /// `address`, after checking everything a free relies on: the header's
-    /// magic, state and size, the successor's record of it, and a free
-    /// predecessor's header.
+    /// `address`, and the size of its predecessor if that is free (else 0),
+    /// after checking everything a free relies on: the header's magic,
+    /// state and size, the successor's record of it, and a free
+    /// predecessor's header. (When word 0 and the predecessor's header
+    /// disagree, which only a stray write can cause, the free is refused:
+    /// which of the two was written over cannot be told.)
     #[inline(always)]
-    fn validate(&self, address: i64) -> Result<(usize, usize), Error> {
+    fn validate(&self, address: i64) -> Result<(usize, usize, usize), Error> {
         let offset = (address as usize).wrapping_sub(self.buffer.start() + HEADER_SIZE);
         if offset % GRANULE != 0 || offset >= self.heap_len {
             return Err(Error::ForeignPointer);
@@ -690,7 +700,7 @@ impl FreeList {
         // SAFETY: just checked: a multiple of 16 below `heap_len`.
         let word = unsafe { self.word1(offset) };
         let size = (word & SIZE_MASK) as usize;
-        if word & MAGIC_MASK != self.magic(offset)
+        if word & MAGIC_MASK != self.magic(offset, size)
             || size < MIN_BLOCK
             || size > self.heap_len - offset
         {
@@ -708,19 +718,20 @@ impl FreeList {
         // A free predecessor must be where word 0 says, and say so itself.
         // SAFETY: word 0 of a block below `heap_len`.
         let prev = unsafe { self.word(offset) };
-        if prev & PREV_FREE != 0 {
-            let prev_size = (prev & SIZE_MASK) as usize;
-            if prev_size > offset {
-                return Err(Error::ForeignPointer);
-            }
-            let prev_offset = offset - prev_size;
-            // SAFETY: a multiple of 16 no higher than `offset`.
-            let prev_word = unsafe { self.word1(prev_offset) };
-            if prev_word != self.header(prev_offset, prev_size, true) {
-                return Err(Error::ForeignPointer);
-            }
+        if prev & PREV_FREE == 0 {
+            return Ok((offset, size, 0));
         }
-        Ok((offset, size))
+        let prev_size = (prev & SIZE_MASK) as usize;
+        if prev_size > offset || prev_size < MIN_BLOCK {
+            return Err(Error::ForeignPointer);
+        }
+        let prev_offset = offset - prev_size;
+        // SAFETY: a multiple of 16 below `offset`.
+        let prev_word = unsafe { self.word1(prev_offset) };
+        if prev_word != self.header(prev_offset, prev_size, true) {
+            return Err(Error::ForeignPointer);
+        }
+        Ok((offset, size, prev_size))
     }
 
     /// Frees the block at `address`, merging it with free neighbours. 0 is
@@ -730,17 +741,17 @@ impl FreeList {
         if address == 0 {
             return Ok(());
         }
-        let (mut offset, mut size) = self.validate(address)?;
-        self.allocated -= size;
+        let (mut offset, mut size, prev_size) = self.validate(address)?;
+        // Exact for every genuine block; saturating, so that not even a
+        // forged header can make it panic.
+        self.allocated = self.allocated.saturating_sub(size);
         // SAFETY: `validate` checked the block (a multiple of 16, inside the
         // heap) and, when word 0 says the predecessor is free, that it is a
         // genuine free block of `prev_size` bytes right before it; the
         // successor is checked by `free_block_size`. The merged block is
         // made of those, so it is a multiple of 16 inside the heap.
         unsafe {
-            let prev = self.word(offset);
-            if prev & PREV_FREE != 0 {
-                let prev_size = (prev & SIZE_MASK) as usize;
+            if prev_size > 0 {
                 self.remove(offset - prev_size, class_of(prev_size));
                 self.wipe_header(offset);
                 offset -= prev_size;
@@ -804,7 +815,7 @@ impl FreeList {
             let word = self.buffer.read_word(offset + 8);
             let size = (word & SIZE_MASK) as usize;
             let free = word & FREE != 0;
-            if word & MAGIC_MASK != self.magic(offset) {
+            if word & MAGIC_MASK != self.magic(offset, size) {
                 return Err(format!("block {offset}: bad magic"));
             }
             if size < MIN_BLOCK || size % GRANULE != 0 || size > self.heap_len - offset {
@@ -865,9 +876,14 @@ impl FreeList {
 
     fn list_contains(&self, first: usize, second: usize, offset: usize) -> bool {
         let mut cursor = self.head((first, second));
-        while cursor != NONE {
+        // A list cannot be longer than the heap has blocks (a longer walk
+        // is a cycle), nor lead out of the heap.
+        for _ in 0..=self.heap_len / MIN_BLOCK {
             if cursor as usize == offset {
                 return true;
+            }
+            if cursor >= self.heap_len as u64 {
+                return false;
             }
             cursor = self.checked_link(cursor as usize, 0);
         }
@@ -902,7 +918,10 @@ impl FreeList {
     /// A list link read with a bounds check: for the checks above, which
     /// must not trust the lists they check.
     fn checked_link(&self, offset: usize, which: usize) -> u64 {
-        self.buffer.read_word(offset + HEADER_SIZE + 8 * which)
+        match offset.checked_add(HEADER_SIZE + 8 * which) {
+            Some(at) => self.buffer.read_word(at),
+            None => NONE,
+        }
     }
 }
 
@@ -1155,6 +1174,110 @@ mod tests {
         let bigger = list.alloc(Layout::new(540, 8)).unwrap();
         assert_ne!(bigger.ptr, a.ptr);
         check(&list);
+    }
+
+    /// Whether two allocations (blocks with their 16-byte headers) are
+    /// disjoint.
+    fn disjoint(a: &Allocation, b: &Allocation) -> bool {
+        a.ptr + a.size <= b.ptr - 16 || b.ptr + b.size <= a.ptr - 16
+    }
+
+    /// Writes `value` at `address` (inside a list's buffer), as a caller's
+    /// stray write would.
+    fn scribble<T>(address: i64, value: T) {
+        // SAFETY: every caller passes an address inside a live list's
+        // buffer, with room for a `T`.
+        unsafe { (address as usize as *mut T).write_unaligned(value) }
+    }
+
+    #[test]
+    fn a_scribbled_size_in_a_freed_header_never_makes_blocks_overlap() {
+        // One byte written into a freed block's header turns its size 64
+        // into 192, as if it reached over its live neighbours.
+        let mut list = FreeList::new(256).unwrap();
+        let a = list.alloc(Layout::new(48, 8)).unwrap(); // [0, 64)
+        let b = list.alloc(Layout::new(48, 8)).unwrap(); // [64, 128)
+        let c = list.alloc(Layout::new(112, 8)).unwrap(); // [128, 256)
+        list.dealloc(a.ptr).unwrap();
+        scribble(a.ptr - 8, 0xC1u8);
+        for size in [48, 100, 150] {
+            if let Ok(x) = list.alloc(Layout::new(size, 8)) {
+                assert!(disjoint(&x, &b) && disjoint(&x, &c), "{x:?}");
+            }
+        }
+        // The same, merged by freeing its left neighbour.
+        let mut list = FreeList::new(512).unwrap();
+        let w = list.alloc(Layout::new(48, 8)).unwrap(); // [0, 64)
+        let a = list.alloc(Layout::new(48, 8)).unwrap(); // [64, 128)
+        let b = list.alloc(Layout::new(48, 8)).unwrap(); // [128, 192)
+        let c = list.alloc(Layout::new(304, 8)).unwrap(); // [192, 512)
+        list.dealloc(a.ptr).unwrap();
+        scribble(a.ptr - 8, 0xC1u8);
+        list.dealloc(w.ptr).unwrap();
+        if let Ok(x) = list.alloc(Layout::new(200, 8)) {
+            assert!(disjoint(&x, &b) && disjoint(&x, &c), "{x:?}");
+        }
+        // b's record of its free predecessor no longer matches that
+        // predecessor's header: refused, as either may be the one written
+        // over. Its other neighbour is unaffected.
+        assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer));
+        list.dealloc(c.ptr).unwrap();
+    }
+
+    #[test]
+    fn a_scribbled_size_in_a_live_header_is_refused() {
+        for (size_bits, live_after) in [(0x0100u16, false), (0x00C0, true)] {
+            let mut list = FreeList::new(256).unwrap();
+            let w = list.alloc(Layout::new(48, 8)).unwrap(); // [0, 64)
+            let a = list.alloc(Layout::new(48, 8)).unwrap(); // [64, 128)
+            let b = list.alloc(Layout::new(48, 8)).unwrap(); // [128, 192)
+            let c = live_after.then(|| list.alloc(Layout::new(48, 8)).unwrap());
+            let before = list.total_allocated();
+            // The size of `a` now reaches to (or past) the end of the heap.
+            scribble(a.ptr - 8, size_bits);
+            assert_eq!(list.dealloc(a.ptr), Err(Error::ForeignPointer));
+            assert_eq!(list.total_allocated(), before);
+            if let Ok(x) = list.alloc(Layout::new(150, 8)) {
+                assert!(disjoint(&x, &w) && disjoint(&x, &b), "{x:?}");
+                assert!(c.is_none_or(|c| disjoint(&x, &c)), "{x:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn consistency_checks_survive_garbage_links() {
+        let garbage = |link: &dyn Fn(i64, i64) -> u64| {
+            let mut list = FreeList::new(4096).unwrap();
+            let base = list.buffer.start() as i64;
+            let a = list.alloc(Layout::new(48, 8)).unwrap();
+            let _w1 = list.alloc(Layout::new(48, 8)).unwrap();
+            let b = list.alloc(Layout::new(48, 8)).unwrap();
+            let _w2 = list.alloc(Layout::new(48, 8)).unwrap();
+            list.dealloc(a.ptr).unwrap();
+            list.dealloc(b.ptr).unwrap(); // the class's list: b -> a
+            scribble(b.ptr, link(base, b.ptr));
+            assert!(list.check_consistency().is_err());
+        };
+        garbage(&|_, _| u64::MAX - 7); // overflows if followed blindly
+        garbage(&|base, b| (b - 16 - base) as u64); // b -> b: a cycle
+    }
+
+    #[test]
+    fn a_realloc_that_cannot_finish_its_move_undoes_it() {
+        let mut list = FreeList::new(4096).unwrap();
+        let _w0 = list.alloc(Layout::new(48, 8)).unwrap(); // [0, 64)
+        let b = list.alloc(Layout::new(48, 8)).unwrap(); // [64, 128)
+        let _w = list.alloc(Layout::new(48, 8)).unwrap(); // [128, 192)
+        let f = list.alloc(Layout::new(200, 8)).unwrap(); // [192, 416)
+        let _x = list.alloc(Layout::new(48, 8)).unwrap();
+        list.dealloc(f.ptr).unwrap();
+        // A link 16 bytes below `b`: unlinking `f` writes over b's header.
+        scribble(f.ptr, 48u64);
+        let before = list.total_allocated();
+        match list.realloc(b.ptr, Layout::new(150, 8)) {
+            Ok(moved) => assert!(moved.size >= 150),
+            Err(_) => assert_eq!(list.total_allocated(), before),
+        }
     }
 
     #[test]

@@ -18,15 +18,25 @@
 //! header's offset + 8, so a pop is one load, a mask and a store on the
 //! chain from one pop to the next.
 //!
-//! Headers lie below their payloads, where a caller's underflow could
-//! overwrite one: a pop believes a header only as far as it stays in the
-//! buffer and below itself (every genuine header is), so a corrupted one
-//! ends the chain early instead of leading outside the buffer.
+//! The bits of the header word above the largest link the capacity allows
+//! (bits 40..64 for any capacity below 1 TiB) hold check bits: the rest of
+//! the word xored with the header's offset, moved up into those bits and
+//! xored with a random per-stack key. For capacities below 4 GiB every bit
+//! of the rest lands in the check bits, so any change to a header's link or
+//! low bits is caught, and so is a header copied to another offset; a
+//! header written over at random passes with a chance of one in 2^32 or
+//! less (one in 2^(64 - 3 - log2 capacity) in general). Headers lie below their
+//! payloads, where a caller's underflow could overwrite one: a pop that
+//! finds a header whose check bits do not match (or whose link does not
+//! point below itself) still removes the newest allocation, leaving the top
+//! at that header, but forgets everything below it, which stays allocated
+//! until `reset`. A scribbled header therefore never leads a later
+//! allocation over a live one, nor outside the buffer.
 //!
 //! A zero-size request takes one byte, so its pointer lies inside the
 //! buffer and a stack with only a header's room left refuses it.
 
-use crate::buffer::Buffer;
+use crate::buffer::{new_key, Buffer};
 use crate::error::Error;
 use crate::layout::{Allocation, Layout};
 
@@ -36,11 +46,22 @@ const HEADER_SIZE: usize = 8;
 #[derive(Debug)]
 pub struct Stack {
     buffer: Buffer,
-    /// First free offset.
+    /// First free address (an address, not an offset: a push then waits
+    /// on the last one's top for just an add, a mask and an add).
     top: usize,
+    /// One past the buffer's last address.
+    end: usize,
     /// Offset of the newest live allocation's header + 8, or 0 when there
     /// is none (what the next header will hold, less the top's low bits).
     link: usize,
+    /// The header bits that hold check bits: those above any link.
+    check_mask: u64,
+    /// The header bits that hold the link: neither check bits nor the
+    /// top's low bits.
+    link_mask: u64,
+    /// The per-stack key of the check bits, and their lowest bit.
+    key: u64,
+    check_shift: u32,
     /// Number of live allocations.
     depth: usize,
 }
@@ -49,12 +70,30 @@ impl Stack {
     /// A stack owning a fresh buffer of `capacity` bytes (16-byte aligned).
     pub fn new(capacity: i64) -> Result<Stack, Error> {
         let capacity = usize::try_from(capacity).map_err(|_| Error::InvalidArgument)?;
+        // Zero-filled, so that no header word a pop reads was never written.
+        let buffer = Buffer::allocate(capacity, true)?;
+        // Links are at most the capacity (below 2^63); the low 3 bits hold
+        // the top's, so check bits start at bit 3 at the lowest.
+        let check_shift = (u64::BITS - (capacity as u64).leading_zeros()).max(3);
         Ok(Stack {
-            buffer: Buffer::allocate(capacity, false)?,
-            top: 0,
+            key: new_key(buffer.start()),
+            top: buffer.start(),
+            end: buffer.end(),
+            buffer,
             link: 0,
+            check_mask: !0 << check_shift,
+            link_mask: !(!0 << check_shift) & !7,
+            check_shift,
             depth: 0,
         })
+    }
+
+    /// The check bits of a header at offset `header` whose other bits are
+    /// `rest` (link and the top's low bits); bit 63 always set, so zeroed
+    /// memory never passes.
+    #[inline(always)]
+    fn check_bits(&self, header: usize, rest: u64) -> u64 {
+        ((rest ^ header as u64) << self.check_shift ^ self.key) & self.check_mask | 1 << 63
     }
 
     /// Pushes an allocation for `layout`; `Exhausted` (state unchanged)
@@ -62,31 +101,30 @@ impl Stack {
     #[inline]
     pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
         let layout = layout.check()?;
-        let start = self.buffer.start();
         // The payload is the first address aligned to `align` (at least 8)
         // with 8 bytes below it above the top: `align_up(top + 8, align)`
         // is at least `align_up(top, 8) + 8`, the header's end, because
         // rounding `top + 8` up to a multiple of 8 first changes nothing.
-        // (Computed straight from the top, so one push waits on the last
-        // one's top for three additions and a mask.) `start + top` is an
-        // address in the buffer and `align <= 2^62`: no overflow.
+        // Addresses are below 2^63, `align <= 2^62` and `size <= 2^63 - 1`:
+        // no overflow.
         let align = layout.align.max(HEADER_SIZE);
-        let payload = (start + self.top + HEADER_SIZE + (align - 1)) & !(align - 1);
+        let payload = (self.top + HEADER_SIZE + (align - 1)) & !(align - 1);
         // A zero-size request takes one byte, as in the bump arena: its
         // pointer then lies inside the buffer and is distinct.
-        let new_top = (payload - start)
-            .checked_add(layout.size.max(1))
-            .ok_or(Error::Exhausted)?;
-        // `top <= capacity <= i64::MAX`: no overflow.
-        let header = (self.top + 7) & !7;
-        if new_top > self.buffer.capacity() {
+        let new_top = payload + layout.size.max(1);
+        if new_top > self.end {
             return Err(Error::Exhausted);
         }
-        // SAFETY: `header + 8 <= payload - start <= new_top <= capacity`.
-        unsafe {
-            self.buffer
-                .write_word_unchecked(header, (self.link | (self.top & 7)) as u64)
-        };
+        // The start is 16-aligned, so offsets and addresses agree mod 8.
+        let start = self.buffer.start();
+        let header = (self.top - start + 7) & !7;
+        let rest = (self.link | (self.top & 7)) as u64;
+        let word = self.check_bits(header, rest) | rest;
+        // SAFETY: `header + 8 <= payload - start <= new_top - start <=
+        // capacity`: the buffer's start is 16-aligned, so `payload - start`
+        // is a multiple of 8 of at least `top - start + 8`, hence of
+        // `header + 8`.
+        unsafe { self.buffer.write_word_unchecked(header, word) };
         self.link = header + HEADER_SIZE;
         self.top = new_top;
         self.depth += 1;
@@ -100,22 +138,29 @@ impl Stack {
             return Err(Error::Empty);
         }
         let header = self.link - HEADER_SIZE;
-        // SAFETY: `link` is only ever 0 or set by `alloc` to a header's
-        // offset + 8 that was at most the capacity (or taken from a header
-        // below it, checked below); the buffer never shrinks under a live
-        // header (`drop_buffer` resets the stack).
-        let word = unsafe { self.buffer.read_word_unchecked(header) } as usize;
-        let low = word & 7;
-        let previous = word & !7;
-        // A genuine previous link lies below this header; anything else was
-        // written over, and ends the chain here.
-        let previous = if previous <= header { previous } else { 0 };
+        // SAFETY: `link` is nonzero here, and only ever set by `alloc` to a
+        // header's offset + 8, at most the capacity, or to a link read from
+        // a header and checked to be at most that header's offset (below);
+        // so `header + 8 = link <= capacity`. The buffer never shrinks
+        // under a live header (`drop_buffer` resets the stack), and it is
+        // zero-filled, so the word was initialised.
+        let word = unsafe { self.buffer.read_word_unchecked(header) };
+        let rest = word & !self.check_mask;
+        // One mask between this pop's load and the next pop's address.
+        let previous = (word & self.link_mask) as usize;
+        // A genuine header carries its check bits and links below itself.
+        if word & self.check_mask != self.check_bits(header, rest) || previous > header {
+            // Written over: the previous top and link are lost. Leave the
+            // top at this header (at or above everything still live) and
+            // forget what lies below.
+            self.link = 0;
+            self.top = self.buffer.start() + header;
+            self.depth = 0;
+            return Ok(());
+        }
+        let low = (word & 7) as usize;
         self.link = previous;
-        self.top = if low == 0 {
-            header
-        } else {
-            header.saturating_sub(8) + low
-        };
+        self.top = self.buffer.start() + if low == 0 { header } else { header - 8 + low };
         self.depth = if previous == 0 {
             0
         } else {
@@ -126,14 +171,14 @@ impl Stack {
 
     /// Pops everything.
     pub fn reset(&mut self) {
-        self.top = 0;
+        self.top = self.buffer.start();
         self.link = 0;
         self.depth = 0;
     }
 
     /// Bytes above the top (`capacity - top`).
     pub fn remaining(&self) -> usize {
-        self.buffer.capacity() - self.top
+        self.end - self.top
     }
 
     /// Number of live allocations.
@@ -144,6 +189,7 @@ impl Stack {
     /// Releases the buffer; the stack stays valid, empty, capacity 0.
     pub fn drop_buffer(&mut self) {
         self.buffer.release();
+        self.end = self.buffer.end();
         self.reset();
     }
 }
@@ -211,6 +257,26 @@ mod tests {
             assert_eq!(a.ptr % 16, 0);
             stack.reset();
             assert_eq!(stack.remaining(), 4096);
+        }
+    }
+
+    #[test]
+    fn a_header_scribbled_to_point_into_a_live_payload_is_caught() {
+        for garbage in [40u64, 40 | 3, 0] {
+            let mut stack = Stack::new(4096).unwrap();
+            let a = stack.alloc(Layout::new(64, 8)).unwrap(); // header 0
+            let _b = stack.alloc(Layout::new(8, 8)).unwrap();
+            let c = stack.alloc(Layout::new(8, 8)).unwrap();
+            // Keep the check bits, change the link: one byte.
+            // SAFETY: c's header lies inside the stack's buffer.
+            unsafe { ((c.ptr - 8) as usize as *mut u8).write(garbage as u8) };
+            stack.pop().unwrap(); // c
+            let _ = stack.pop(); // b, as the caller believes; `a` stays live
+            let d = stack.alloc(Layout::new(8, 8)).unwrap();
+            assert!(
+                d.ptr >= a.ptr + a.size || d.ptr + d.size <= a.ptr,
+                "{d:?} overlaps {a:?}"
+            );
         }
     }
 
