@@ -539,3 +539,97 @@ TEST(freelist_realloc_grows_shrinks_and_moves) {
     CHECK_EQ(freelist_largest_free_block(list), 16384 - HEADER);
     CHECK_EQ(freelist_free(list), 0);
 }
+
+/* A stray write into a freed block's header that makes its size reach
+ * over its live neighbours: the block is no longer believed (the magic
+ * covers the size), so nothing handed out overlaps them. */
+TEST(freelist_a_grown_size_in_a_freed_header_never_causes_overlap) {
+    FreeListAllocator *list = freelist_new(256);
+    CHECK(list != NULL);
+    if (list == NULL) return;
+    Allocation a = freelist_alloc(list, layout_new(48, 8));  /* [0, 64) */
+    Allocation b = freelist_alloc(list, layout_new(48, 8));  /* [64, 128) */
+    Allocation c = freelist_alloc(list, layout_new(112, 8)); /* [128, 256) */
+    CHECK(a.ptr != 0 && b.ptr != 0 && c.ptr != 0);
+    CHECK_EQ(freelist_dealloc(list, a.ptr), 0);
+    ((unsigned char *)(intptr_t)(a.ptr - 8))[0] = 0xC1; /* size 64 -> 192 */
+    int64_t sizes[] = {48, 100, 150};
+    for (int i = 0; i < 3; i++) {
+        Allocation x = freelist_alloc(list, layout_new(sizes[i], 8));
+        if (x.ptr != 0) CHECK(blocks_disjoint(x, b) && blocks_disjoint(x, c));
+    }
+    CHECK_EQ(freelist_dealloc(list, c.ptr), 0);
+    CHECK_EQ(freelist_free(list), 0);
+}
+
+/* A stray write into a live block's header that makes its size reach the
+ * end of the heap: its free is refused, and changes nothing. */
+TEST(freelist_a_grown_size_in_a_live_header_is_refused) {
+    FreeListAllocator *list = freelist_new(256);
+    CHECK(list != NULL);
+    if (list == NULL) return;
+    Allocation w = freelist_alloc(list, layout_new(48, 8)); /* [0, 64) */
+    Allocation a = freelist_alloc(list, layout_new(48, 8)); /* [64, 128) */
+    Allocation b = freelist_alloc(list, layout_new(48, 8)); /* [128, 192) */
+    CHECK(w.ptr != 0 && a.ptr != 0 && b.ptr != 0);
+    Snapshot before = snapshot(list);
+    ((unsigned char *)(intptr_t)(a.ptr - 8))[0] = 0xC0; /* size 64 -> 192 */
+    CHECK_STATUS_FAILS(freelist_dealloc(list, a.ptr), VAIS_ALLOC_E_FOREIGN_POINTER);
+    CHECK_UNCHANGED(list, before);
+    Allocation x = freelist_alloc(list, layout_new(40, 8));
+    if (x.ptr != 0) CHECK(blocks_disjoint(x, w) && blocks_disjoint(x, a) && blocks_disjoint(x, b));
+    CHECK_EQ(freelist_free(list), 0);
+}
+
+/* Random stray writes (single bit flips) into the headers of live and
+ * freed blocks, amid churn: frees may be refused, but no allocation
+ * overlaps a block still in use, and (under Valgrind and ASan) nothing is
+ * read or written outside the buffer. */
+TEST(freelist_stray_writes_into_headers_never_cause_overlap) {
+    enum { CAPACITY = 1 << 15, SLOTS = 48 };
+    FreeListAllocator *list = freelist_new(CAPACITY);
+    CHECK(list != NULL);
+    if (list == NULL) return;
+    Allocation live[SLOTS] = {{0, 0}};
+    Allocation freed[SLOTS] = {{0, 0}};
+    uint32_t random = 777;
+    int refused = 0;
+    for (int step = 0; step < 6000; step++) {
+        random = random * 1103515245u + 12345u;
+        int slot = (int)((random >> 16) % SLOTS);
+        if ((random >> 8) % 16 == 0) {
+            /* One random byte of the 16 before a live or freed block. */
+            Allocation target = (random & 1) ? live[slot] : freed[slot];
+            if (target.ptr != 0) {
+                unsigned char *header = (unsigned char *)(intptr_t)(target.ptr - HEADER);
+                header[(random >> 4) % HEADER] ^= (unsigned char)(1u << ((random >> 12) % 8));
+            }
+            continue;
+        }
+        if (live[slot].ptr != 0) {
+            int64_t status = freelist_dealloc(list, live[slot].ptr);
+            if (status == 0) {
+                freed[slot] = live[slot];
+                live[slot].ptr = 0;
+            } else {
+                /* Refused: the block stays in use for the rest of the run. */
+                CHECK(status == VAIS_ALLOC_E_FOREIGN_POINTER || status == VAIS_ALLOC_E_DOUBLE_FREE);
+                refused++;
+                for (int j = 0; j < SLOTS; j++)
+                    if (live[(slot + j) % SLOTS].ptr == 0) {
+                        live[(slot + j) % SLOTS] = live[slot];
+                        break;
+                    }
+                live[slot].ptr = 0;
+            }
+            continue;
+        }
+        Allocation a = freelist_alloc(list, layout_new((int64_t)((random >> 4) % 600), 8));
+        if (a.ptr == 0) continue;
+        for (int j = 0; j < SLOTS; j++)
+            if (live[j].ptr != 0) CHECK(blocks_disjoint(a, live[j]));
+        live[slot] = a;
+    }
+    CHECK_GT(refused, 0); /* the stray writes did hit headers in use */
+    CHECK_EQ(freelist_free(list), 0);
+}

@@ -253,3 +253,29 @@ TEST(stack_new_refuses_a_negative_capacity) {
     CHECK_ERROR(bad = stack_new(INT64_C(1) << 62), VAIS_ALLOC_E_OUT_OF_MEMORY);
     CHECK(bad == NULL);
 }
+
+/* A stray write into the newest allocation's header (a caller's underflow)
+ * may lose the pops below it, but never lets a later push overlap an
+ * allocation still in use. Here the header's low byte is made to link to
+ * "a header" inside a's payload. */
+TEST(stack_a_stray_write_into_a_header_never_causes_overlap) {
+    StackAllocator *stack = stack_new(4096);
+    CHECK(stack != NULL);
+    if (stack == NULL) return;
+    int64_t base = stack_base(stack);
+    Allocation a = stack_alloc(stack, layout_new(64, 8)); /* header 0 */
+    Allocation b = stack_alloc(stack, layout_new(24, 8));
+    Allocation c = stack_alloc(stack, layout_new(8, 8));
+    CHECK(a.ptr == base + 8 && b.ptr != 0 && c.ptr != 0);
+    ((unsigned char *)(intptr_t)(c.ptr - 8))[0] = 48; /* link -> offset 40 */
+    CHECK_EQ(stack_pop(stack), 0); /* c */
+    int64_t status = stack_pop(stack); /* b, if the chain survived */
+    CHECK(status == 0 || status == VAIS_ALLOC_E_EMPTY);
+    CHECK_LE(stack_remaining(stack), 4096);
+    Allocation d = stack_alloc(stack, layout_new(48, 8));
+    CHECK_NE(d.ptr, 0);
+    /* a is live; so is b if its pop was refused */
+    CHECK(d.ptr >= a.ptr + a.size);
+    if (status != 0) CHECK(d.ptr >= b.ptr + b.size);
+    CHECK_EQ(stack_free(stack), 0);
+}
