@@ -141,6 +141,80 @@ def summary(res):
     return "\n".join(lines)
 
 
+# The README's headline table (between these markers), rewritten by each
+# report so it always shows the run BENCHMARKS.md shows.
+README_START = "<!-- bench-table:start (benches/report.py writes this table) -->"
+README_END = "<!-- bench-table:end -->"
+
+LABELS = {
+    "bump/16B": "bump, 16 B",
+    "bump/mixed": "bump, 8-256 B, align 8-64",
+    "pool/pairs": "pool, alloc+free pairs, 64 B",
+    "pool/batch": "pool, 10^4 allocs, frees in random order",
+    "stack/pairs": "stack, push+pop",
+    "stack/nest100": "stack, 100 deep",
+    "freelist/align8/n=100": "free list, 100 live, align 8",
+    "freelist/align8/n=10000": "free list, 10^4 live, align 8",
+    "freelist/align8/n=1000000": "free list, 10^6 live, align 8",
+    "freelist/align8-256/n=100": "free list, 100 live, align 8-256",
+    "freelist/align8-256/n=10000": "free list, 10^4 live, align 8-256",
+    "freelist/align8-256/n=1000000": "free list, 10^6 live, align 8-256",
+    "global/64B-align16": "global, 64 B align 16",
+    "global/64B-align4096": "global, 64 B align 4096",
+    "trace/gcc": "trace replay: gcc",
+    "trace/python3": "trace replay: python3",
+}
+
+
+def short_name(name):
+    return (name.replace(" (inlined Rust)", " (inlined)").replace("glibc malloc/free", "glibc")
+            .replace("glibc posix_memalign/free", "glibc posix_memalign").replace("rlsf TLSF", "rlsf"))
+
+
+def readme_table(res):
+    lines = [
+        "| workload | libvais_alloc | best peer | vs best peer | vs C floor | rlsf | glibc |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for w in res["workloads"]:
+        label = LABELS.get(w["id"])
+        ours = next((r for r in w["rows"] if r["kind"] == "ours"), None)
+        if not label or not ours:
+            continue
+        peers = [r for r in w["rows"] if r["kind"] == "peer" and r["median_ns"] is not None]
+        best = min(peers, key=lambda r: r["median_ns"]) if peers else None
+        by = lambda prefix: next((r for r in peers if r["name"].startswith(prefix)), None)
+        rl, gl = by("rlsf"), by("glibc")
+        if w["group"] == "trace":
+            fp = lambda r: f"{r['extra']['footprint/live']:.3f}" if r and "footprint/live" in r.get("extra", {}) else "-"
+            label += f" (footprint/live: ours {fp(ours)}, glibc {fp(gl)})"
+        lines.append(
+            "| {} | {} | {} | {} | {} | {} | {} |".format(
+                label,
+                fmt(ours["median_ns"]),
+                f"{short_name(best['name'])} {fmt(best['median_ns'])}" if best else "-",
+                ratio(ours["vs_best_peer"]),
+                ratio(ours["vs_floor"]),
+                fmt(rl["median_ns"]) if rl else "-",
+                fmt(gl["median_ns"]) if gl else "-",
+            )
+        )
+    return "\n".join(lines)
+
+
+def update_readme(res, path):
+    with open(path) as f:
+        text = f.read()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        print(f"report: {path} has no bench-table markers; not updated")
+        return
+    text = text[: start + len(README_START)] + "\n" + readme_table(res) + "\n" + text[end:]
+    with open(path, "w") as f:
+        f.write(text)
+    print(f"report: table in {path}")
+
+
 def scaling_section(res):
     cg = res.get("callgrind_freelist") or []
     if not cg:
@@ -255,7 +329,9 @@ def markdown(res, chart_rel):
     w("- Command: `make bench` (builds the library in release mode, builds benches/, records the traces, runs "
       "`benches/target/release/vais_bench --out benches/results --traces benches/build/traces`, then this report).")
     w(f"- Every implementation runs in the same process and run; each number is the median (and min) of "
-      f"{res['reps']} timed repetitions after warm-up, in ns per op (what an op is is stated per table).")
+      f"{res['reps']} timed repetitions after warm-up, in ns per op (what an op is is stated per table). The "
+      "implementations' repetitions are interleaved (one of each in turn), so that a slow spell of this shared "
+      "machine falls on all of them alike.")
     w("- libvais_alloc is measured as its users call it: through the C ABI of the release "
       "`target/release/libvais_alloc.so`, one non-inlined call per operation.")
     w("- The **C floor** (benches/floor/floor.c, built into benches/build/libfloor.so) is the same trivial algorithm "
@@ -333,38 +409,92 @@ def markdown(res, chart_rel):
 
 # Written by hand from profiles taken outside `make bench` (the commands are
 # given), so it is kept here rather than recomputed: update it with them.
-ANALYSIS = """## Where the free list loses time (profiles, not part of the timed run)
+ANALYSIS = """## Where the free list stands (profiles, not part of the timed run)
 
-- **Same cache misses as rlsf, three times the instructions.** Both allocators
-  inlined into one Rust program (benches/inline_compare, built by
-  `make -C benches build`; its header comment has the commands), same
-  workload as above at N = 10^4 (300,000 steps x 3), under
-  `valgrind --tool=cachegrind --cache-sim=yes`:
-  libvais_alloc 348 M instructions and 4.56 M D1 misses, rlsf 122 M and
-  4.60 M. So ~380 instructions a step against ~135, with the same ~5 D1
-  misses. `cg_annotate` spreads ours over many small costs, none above 7%:
-  bounds-checked header access (~25 a step), header checks of the freed
-  block, its neighbours and the block about to be handed out (magic, state,
-  size: ~35), range checks of list links read from freed memory (~20), the
-  class arithmetic; through the C ABI add the call with its handle and
-  layout checks (~30). Most of these are the validation rlsf does not do (rlsf
-  trusts every pointer it is given: a double free corrupts its heap).
-- **At N = 10^6 two dependent misses dominate.** `perf record` of the same
-  program puts ~48% of samples on the load of the freed block's header and
-  ~33% on the load of its successor's header, whose address depends on the
-  first. Any boundary-tag allocator pays both (rlsf too); the remaining gap
-  is the instruction count above, and it narrows with N (1.4x at N = 100,
-  1.8-2x at 10^4 and 10^6 in this run).
-- **What would close it:** unchecked header access where offsets are already
-  proven inside the heap (validated blocks and their neighbours), fewer
-  re-derivations of the size class per step, and a small per-class front-end cache of
-  recently freed blocks (what gives glibc its 9-14 ns at N <= 10^4 with
-  align 8: a tcache hit is a pop from a singly linked list, no coalescing);
-  such a cache would delay coalescing, so `freelist_largest_free_block` and
-  the coalescing guarantees would have to flush it.
+The commands below use benches/inline_compare (built by `make -C benches
+build`), which links the free list's Rust core and rlsf into one program and
+runs the align-8 steady state: `vais_inline_compare ours|rlsf|rlsf+pad N
+STEPS [ROUNDS]`.
+
+- **Same cache misses as rlsf, about twice the instructions.**
+  `valgrind --tool=cachegrind --cache-sim=yes vais_inline_compare ours 10000
+  300000` against `... rlsf 10000 300000`: libvais_alloc 274 M instructions
+  and 4.4 M D1 misses, rlsf 126 M and 4.6 M (about 300 instructions a step
+  against 140, harness included). Before this round of work ours was 348 M:
+  the hot paths now read and write heap words without a bounds check of
+  their own (each access sits inside bounds the real checks already proved:
+  a validated pointer, a header's size checked against the heap, a link
+  compared with the end of the heap), a block taken from the head of its
+  list is unlinked without reading its back link, and the validation of a
+  free hands its results on instead of being redone. What remains is the
+  checking rlsf does not do (rlsf trusts every pointer it is given: a double
+  free corrupts its heap): the header of every freed block (magic covering
+  offset and size, state, size against the heap), the successor's record of
+  it, a free predecessor's header, the header of every block handed out or
+  merged, and the range of every list link read from freed memory. The
+  magic's coverage of the size costs ~20 instructions a step (a header with
+  a scribbled size used to be able to reach over live blocks).
+- **Why the gap widens at N = 10^6.** `perf record` of `vais_inline_compare
+  ours 1000000 3000000` puts 45% of the samples on the load of the freed
+  block's header and 38% on the load of its successor's header, whose
+  address depends on the first. rlsf makes the same two loads. The
+  difference is how many instructions sit between one step's misses and the
+  next step's: `rlsf+pad` is rlsf plus a chain of ~135 register-only
+  instructions per step (no memory access). Medians of 5 runs of
+  `vais_inline_compare rlsf|rlsf+pad N 500000 2`: at N = 100 the padding
+  costs 15 ns a step (32 -> 47 ns), at N = 10^4 17 ns (28 -> 44), at
+  N = 10^6 420 ns (228 -> 649): once the steps wait on cache misses, extra
+  instructions keep the next misses from overlapping and cost far more than
+  their own time. libvais_alloc's ~160 extra instructions a step are of that
+  kind, so its gap to rlsf grows with N (inlined, table 3b: about 1.25x at
+  N = 100, 1.55-1.6x at 10^4 and 10^6), and the call through the C ABI adds
+  to it (5 ns a step at N = 100, more at 10^6, where it too delays the next
+  misses).
+- **What a front-end cache of freed blocks would take** (glibc's advantage
+  at N <= 10^4 with align 8, where its tcache serves most requests: a free
+  pushes the chunk on a per-size list without looking at its neighbours, an
+  allocation of that size pops it). For the free list: a bin of up to ~8
+  blocks per exact block size up to ~1 KiB; a third header state
+  (cached: neither free nor in use, so neighbours do not merge with it, and
+  a second free is a double free); a push that checks only the block's own
+  header (which the size-covering magic now makes sufficient) and no
+  neighbour, so one miss per free instead of two; a flush of the bins, with
+  coalescing, when an allocation finds nothing and before
+  `freelist_largest_free_block` answers. It was not built, because it
+  changes documented behaviour: API.md says a free coalesces, and the
+  reference example's fourth allocation (300 B into the space the first two
+  left) would then come from untouched memory until a flush. That trade is
+  the contract's to make (for instance as an opt-in constructor), not a
+  benchmark's.
+- **Fragmentation on the traces.** Allocation tries the head of the
+  request's own size class before rounding up to the next class: on the gcc
+  trace this took the footprint from 1.33x to 1.09x the peak live bytes
+  (glibc 1.09x). On the python3 trace (many small objects) the remaining
+  1.29x against glibc's 1.15x is the 16-byte header API.md prescribes:
+  `python3 benches/header_cost.py benches/build/traces/gcc
+  benches/build/traces/python3` sums the blocks the live requests need at
+  the peak with each allocator's header and rounding alone (ours: size + 16
+  rounded up to 16, at least 32; glibc: size + 8, its chunks sharing a word
+  with their predecessor), and gets 1.284x against 1.149x: ours leaves
+  almost no external fragmentation; glibc's headers are half the size.
+  Matching it needs glibc's layout (the predecessor's size stored in the
+  last word of a free predecessor, so an in-use block carries 8 bytes),
+  which the contract rules out.
 - **Huge pages.** Owned buffers of 4 MiB or more are advised
-  `MADV_HUGEPAGE`: without it the same N = 10^6 run took 530-800 ns a step
-  instead of 420-450 (TLB misses). The peers' arenas are plain `mmap`."""
+  `MADV_HUGEPAGE`: with it `vais_inline_compare ours 1000000 1500000` runs
+  275-310 ns a step, without it 320-355 (TLB misses). The peers' arenas are
+  plain `mmap`.
+
+## The stack's depth-100 nesting
+
+`stack/nest100` (100 pushes, then 100 pops) stays 1.3-1.4x its floor while
+push/pop pairs are at it. The floor is latency-bound (each push waits on the
+last top, each pop on the last link); libvais_alloc is instruction-bound:
+its push checks the handle and the layout and writes check bits into the
+header, its pop verifies them (56 and 41 instructions against the floor's
+about 17 and 9; see the table above). The check bits are what keeps a header
+overwritten by a caller's underflow from moving the top into a live
+allocation."""
 
 
 # ---- chart -----------------------------------------------------------------
@@ -460,6 +590,7 @@ def main():
     ap.add_argument("--results", default=os.path.join(HERE, "results", "results.json"))
     ap.add_argument("--markdown", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--chart", default=os.path.join(HERE, "results", "freelist_scaling.png"))
+    ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
     a = ap.parse_args()
     with open(a.results) as f:
         res = json.load(f)
@@ -474,6 +605,7 @@ def main():
     with open(a.markdown, "w") as f:
         f.write(markdown(res, chart_rel))
     print(f"report: {a.markdown}")
+    update_readme(res, a.readme)
 
 
 if __name__ == "__main__":
