@@ -181,15 +181,8 @@ impl Buffer {
     #[inline(always)]
     pub fn read_word(&self, offset: usize) -> u64 {
         if self.holds_word(offset) {
-            // SAFETY: `holds_word` proves `offset + 8 <= capacity`, and the
-            // buffer is valid for reads; the read tolerates any alignment.
-            unsafe {
-                self.start
-                    .as_ptr()
-                    .add(offset)
-                    .cast::<u64>()
-                    .read_unaligned()
-            }
+            // SAFETY: `holds_word` proves `offset + 8 <= capacity`.
+            unsafe { self.read_word_unchecked(offset) }
         } else {
             0
         }
@@ -201,14 +194,8 @@ impl Buffer {
     #[inline(always)]
     pub fn write_word(&mut self, offset: usize, value: u64) {
         if self.holds_word(offset) {
-            // SAFETY: as in `read_word`; the buffer is valid for writes.
-            unsafe {
-                self.start
-                    .as_ptr()
-                    .add(offset)
-                    .cast::<u64>()
-                    .write_unaligned(value)
-            };
+            // SAFETY: `holds_word` proves `offset + 8 <= capacity`.
+            unsafe { self.write_word_unchecked(offset, value) }
         }
     }
 
@@ -222,13 +209,7 @@ impl Buffer {
         debug_assert!(offset < self.word_limit);
         // SAFETY: the caller keeps the word inside the buffer, which is
         // valid for reads; the read tolerates any alignment.
-        unsafe {
-            self.start
-                .as_ptr()
-                .add(offset)
-                .cast::<u64>()
-                .read_unaligned()
-        }
+        unsafe { self.word_at(offset).read_unaligned() }
     }
 
     /// Writes the 8 bytes at byte `offset` (any alignment) without a bounds
@@ -241,13 +222,19 @@ impl Buffer {
         debug_assert!(offset < self.word_limit);
         // SAFETY: as in `read_word_unchecked`; the buffer is valid for
         // writes.
-        unsafe {
-            self.start
-                .as_ptr()
-                .add(offset)
-                .cast::<u64>()
-                .write_unaligned(value)
-        }
+        unsafe { self.word_at(offset).write_unaligned(value) }
+    }
+
+    /// The address of the word at byte `offset`.
+    ///
+    /// # Safety
+    /// `offset <= self.capacity()` (so the pointer stays in the buffer or
+    /// one past it).
+    #[inline(always)]
+    unsafe fn word_at(&self, offset: usize) -> *mut u64 {
+        // SAFETY: the caller's promise keeps the result inside the buffer's
+        // allocation or one past its end.
+        unsafe { self.start.as_ptr().add(offset).cast::<u64>() }
     }
 
     /// Whether `[offset, offset + 8)` lies inside the buffer.

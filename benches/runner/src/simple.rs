@@ -5,6 +5,7 @@ use crate::ffi::*;
 use crate::rng::Rng;
 use std::alloc::Layout as RustLayout;
 use std::hint::black_box;
+use std::time::Duration;
 
 fn rust_layout(l: Layout) -> RustLayout {
     RustLayout::from_size_align(l.size as usize, l.align as usize).unwrap()
@@ -23,6 +24,101 @@ unsafe fn c_alloc(size: usize, align: usize) -> *mut libc::c_void {
         }
         p
     }
+}
+
+// ---- shapes of repetition shared by several workloads ------------------------
+//
+// Generic over the calls, so each use is monomorphized: the calls made are
+// exactly the ones passed (no indirection added).
+
+/// One allocation per layout (0 on failure), then a reset.
+#[inline(always)]
+fn bumps<R>(
+    layouts: &[Layout],
+    what: &str,
+    mut alloc: impl FnMut(Layout) -> i64,
+    mut reset: impl FnMut() -> R,
+) -> (Duration, u64) {
+    timed(|| {
+        let (mut acc, mut last) = (0i64, 0);
+        for l in layouts {
+            last = alloc(*l);
+            acc = acc.wrapping_add(last);
+        }
+        check(last != 0, what);
+        reset();
+        black_box(acc);
+        layouts.len() as u64
+    })
+}
+
+/// `n` alloc+free pairs; `alloc` returns 0 on failure, `free` nonzero.
+#[inline(always)]
+fn pairs(
+    n: usize,
+    what: &str,
+    mut alloc: impl FnMut() -> i64,
+    mut free: impl FnMut(i64) -> i64,
+) -> (Duration, u64) {
+    timed(|| {
+        let (mut bad, mut acc) = (0i64, 0i64);
+        for _ in 0..n {
+            let p = alloc();
+            bad |= free(p);
+            acc = acc.wrapping_add(p);
+        }
+        check(bad == 0 && acc != 0, what);
+        n as u64
+    })
+}
+
+/// `rounds` batches: fill `ptrs`, then free them in the order of `perm`.
+#[inline(always)]
+fn batches(
+    rounds: usize,
+    ptrs: &mut [i64],
+    perm: &[u32],
+    what: &str,
+    mut alloc: impl FnMut() -> i64,
+    mut free: impl FnMut(i64) -> i64,
+) -> (Duration, u64) {
+    timed(|| {
+        let mut bad = 0i64;
+        for _ in 0..rounds {
+            for p in ptrs.iter_mut() {
+                *p = alloc();
+            }
+            for &i in perm {
+                bad |= free(ptrs[i as usize]);
+            }
+        }
+        check(bad == 0 && ptrs.iter().all(|&p| p != 0), what);
+        (rounds * ptrs.len()) as u64
+    })
+}
+
+/// `rounds` times: `depth` pushes, then `depth` pops.
+#[inline(always)]
+fn nests(
+    rounds: usize,
+    depth: usize,
+    what: &str,
+    mut push: impl FnMut() -> i64,
+    mut pop: impl FnMut() -> i64,
+) -> (Duration, u64) {
+    timed(|| {
+        let (mut bad, mut acc) = (0i64, 0i64);
+        for _ in 0..rounds {
+            for _ in 0..depth {
+                acc = acc.wrapping_add(push());
+            }
+            for _ in 0..depth {
+                bad |= pop();
+            }
+        }
+        check(bad == 0 && acc != 0, what);
+        (rounds * depth) as u64
+    })
 }
 
 // ---- 1. bump ----------------------------------------------------------------
@@ -47,19 +143,12 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
             2,
             [
                 &mut || {
-                    timed(|| {
-                        let mut acc = 0i64;
-                        let mut last = 0;
-                        for l in layouts {
-                            let a = bump_alloc(h, *l);
-                            acc = acc.wrapping_add(a.ptr);
-                            last = a.ptr;
-                        }
-                        check(last != 0, "bump_alloc");
-                        bump_reset(h);
-                        black_box(acc);
-                        n as u64
-                    })
+                    bumps(
+                        layouts,
+                        "bump_alloc",
+                        |l| bump_alloc(h, l).ptr,
+                        || bump_reset(h),
+                    )
                 },
                 &mut || {
                     timed(|| {
@@ -74,19 +163,12 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
                     })
                 },
                 &mut || {
-                    timed(|| {
-                        let mut acc = 0i64;
-                        let mut last = 0;
-                        for l in layouts {
-                            let a = floor_bump_alloc(f, *l);
-                            acc = acc.wrapping_add(a.ptr);
-                            last = a.ptr;
-                        }
-                        check(last != 0, "floor_bump_alloc");
-                        floor_bump_reset(f);
-                        black_box(acc);
-                        n as u64
-                    })
+                    bumps(
+                        layouts,
+                        "floor_bump_alloc",
+                        |l| floor_bump_alloc(f, l).ptr,
+                        || floor_bump_reset(f),
+                    )
                 },
                 &mut || {
                     ptrs.clear();
@@ -185,6 +267,33 @@ pub fn bump(cfg: &Cfg) -> Vec<Workload> {
 
 const POOL_BLOCK: i64 = 64;
 
+/// The rows of a pool workload: the library, its two floors, glibc.
+fn pool_rows(w: &mut Workload, [ours, floor, floor_index, glibc]: [Vec<f64>; 4], ops: u64) {
+    w.rows.push(Row::new(
+        "vais_alloc pool_alloc/dealloc (C ABI)",
+        Kind::Ours,
+        ours,
+        ops,
+    ));
+    w.rows.push(Row::new(
+        "C floor: intrusive free list (.so)",
+        Kind::Floor,
+        floor,
+        ops,
+    ));
+    w.rows.push(
+        Row::new(
+            "C floor: free list in a side array (.so)",
+            Kind::Floor,
+            floor_index,
+            ops,
+        )
+        .note("u32 links beside the blocks, as libvais_alloc keeps them"),
+    );
+    w.rows
+        .push(Row::new("glibc malloc/free", Kind::Peer, glibc, ops));
+}
+
 pub fn pool(cfg: &Cfg) -> Vec<Workload> {
     let n = cfg.scale(1_000_000, 20_000);
     let batch = 10_000usize;
@@ -208,85 +317,40 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             cfg,
             2,
             [
+                &mut || pairs(n, "pool pairs", || pool_alloc(h), |p| pool_dealloc(h, p)),
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        let mut acc = 0i64;
-                        for _ in 0..n {
-                            let p = pool_alloc(h);
-                            bad |= pool_dealloc(h, p);
-                            acc = acc.wrapping_add(p);
-                        }
-                        check(bad == 0 && acc != 0, "pool_alloc/pool_dealloc");
-                        n as u64
-                    })
+                    pairs(
+                        n,
+                        "floor pool pairs",
+                        || floor_pool_alloc(f),
+                        |p| floor_pool_dealloc(f, p),
+                    )
                 },
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        let mut acc = 0i64;
-                        for _ in 0..n {
-                            let p = floor_pool_alloc(f);
-                            bad |= floor_pool_dealloc(f, p);
-                            acc = acc.wrapping_add(p);
-                        }
-                        check(bad == 0 && acc != 0, "floor_pool");
-                        n as u64
-                    })
+                    pairs(
+                        n,
+                        "floor index pool pairs",
+                        || floor_ipool_alloc(fi),
+                        |p| floor_ipool_dealloc(fi, p),
+                    )
                 },
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        let mut acc = 0i64;
-                        for _ in 0..n {
-                            let p = floor_ipool_alloc(fi);
-                            bad |= floor_ipool_dealloc(fi, p);
-                            acc = acc.wrapping_add(p);
-                        }
-                        check(bad == 0 && acc != 0, "floor_ipool");
-                        n as u64
-                    })
-                },
-                &mut || {
-                    timed(|| {
-                        let mut acc = 0usize;
-                        for _ in 0..n {
-                            let p = libc::malloc(POOL_BLOCK as usize);
-                            libc::free(p);
-                            acc = acc.wrapping_add(p as usize);
-                        }
-                        check(acc != 0, "malloc");
-                        n as u64
-                    })
+                    pairs(
+                        n,
+                        "malloc pairs",
+                        || libc::malloc(POOL_BLOCK as usize) as i64,
+                        |p| {
+                            libc::free(p as *mut libc::c_void);
+                            0
+                        },
+                    )
                 },
             ],
         );
         pool_free(h);
         floor_pool_free(f);
         floor_ipool_free(fi);
-        w.rows.push(Row::new(
-            "vais_alloc pool_alloc/dealloc (C ABI)",
-            Kind::Ours,
-            ours,
-            n as u64,
-        ));
-        w.rows.push(Row::new(
-            "C floor: intrusive free list (.so)",
-            Kind::Floor,
-            floor,
-            n as u64,
-        ));
-        w.rows.push(
-            Row::new(
-                "C floor: free list in a side array (.so)",
-                Kind::Floor,
-                floor_index,
-                n as u64,
-            )
-            .note("u32 links beside the blocks, as libvais_alloc keeps them"),
-        );
-        w.rows
-            .push(Row::new("glibc malloc/free", Kind::Peer, glibc, n as u64));
+        pool_rows(&mut w, [ours, floor, floor_index, glibc], n as u64);
     }
     out.push(w);
 
@@ -310,91 +374,54 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
             2,
             [
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        for _ in 0..rounds {
-                            for p in p1.iter_mut() {
-                                *p = pool_alloc(h);
-                            }
-                            for &i in &perm {
-                                bad |= pool_dealloc(h, *p1.get_unchecked(i as usize));
-                            }
-                        }
-                        check(bad == 0, "pool batch");
-                        ops
-                    })
+                    batches(
+                        rounds,
+                        &mut p1,
+                        &perm,
+                        "pool batch",
+                        || pool_alloc(h),
+                        |p| pool_dealloc(h, p),
+                    )
                 },
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        for _ in 0..rounds {
-                            for p in p2.iter_mut() {
-                                *p = floor_pool_alloc(f);
-                            }
-                            for &i in &perm {
-                                bad |= floor_pool_dealloc(f, *p2.get_unchecked(i as usize));
-                            }
-                        }
-                        check(bad == 0, "floor pool batch");
-                        ops
-                    })
+                    batches(
+                        rounds,
+                        &mut p2,
+                        &perm,
+                        "floor pool batch",
+                        || floor_pool_alloc(f),
+                        |p| floor_pool_dealloc(f, p),
+                    )
                 },
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        for _ in 0..rounds {
-                            for p in p4.iter_mut() {
-                                *p = floor_ipool_alloc(fi);
-                            }
-                            for &i in &perm {
-                                bad |= floor_ipool_dealloc(fi, *p4.get_unchecked(i as usize));
-                            }
-                        }
-                        check(bad == 0, "floor index pool batch");
-                        ops
-                    })
+                    batches(
+                        rounds,
+                        &mut p3,
+                        &perm,
+                        "floor index pool batch",
+                        || floor_ipool_alloc(fi),
+                        |p| floor_ipool_dealloc(fi, p),
+                    )
                 },
                 &mut || {
-                    timed(|| {
-                        for _ in 0..rounds {
-                            for p in p3.iter_mut() {
-                                *p = libc::malloc(POOL_BLOCK as usize) as i64;
-                            }
-                            for &i in &perm {
-                                libc::free(*p3.get_unchecked(i as usize) as *mut libc::c_void);
-                            }
-                        }
-                        ops
-                    })
+                    batches(
+                        rounds,
+                        &mut p4,
+                        &perm,
+                        "malloc batch",
+                        || libc::malloc(POOL_BLOCK as usize) as i64,
+                        |p| {
+                            libc::free(p as *mut libc::c_void);
+                            0
+                        },
+                    )
                 },
             ],
         );
         pool_free(h);
         floor_pool_free(f);
         floor_ipool_free(fi);
-        w.rows.push(Row::new(
-            "vais_alloc pool_alloc/dealloc (C ABI)",
-            Kind::Ours,
-            ours,
-            ops,
-        ));
-        w.rows.push(Row::new(
-            "C floor: intrusive free list (.so)",
-            Kind::Floor,
-            floor,
-            ops,
-        ));
-        w.rows.push(
-            Row::new(
-                "C floor: free list in a side array (.so)",
-                Kind::Floor,
-                floor_index,
-                ops,
-            )
-            .note("u32 links beside the blocks, as libvais_alloc keeps them"),
-        );
-        w.rows
-            .push(Row::new("glibc malloc/free", Kind::Peer, glibc, ops));
+        pool_rows(&mut w, [ours, floor, floor_index, glibc], ops);
     }
     out.push(w);
     out
@@ -423,31 +450,14 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
             cfg,
             2,
             [
+                &mut || pairs(n, "stack pairs", || stack_alloc(h, l).ptr, |_| stack_pop(h)),
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        let mut acc = 0i64;
-                        for _ in 0..n {
-                            let a = stack_alloc(h, l);
-                            bad |= stack_pop(h);
-                            acc = acc.wrapping_add(a.ptr);
-                        }
-                        check(bad == 0 && acc != 0, "stack pairs");
-                        n as u64
-                    })
-                },
-                &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        let mut acc = 0i64;
-                        for _ in 0..n {
-                            let a = floor_stack_alloc(f, l);
-                            bad |= floor_stack_pop(f);
-                            acc = acc.wrapping_add(a.ptr);
-                        }
-                        check(bad == 0 && acc != 0, "floor stack pairs");
-                        n as u64
-                    })
+                    pairs(
+                        n,
+                        "floor stack pairs",
+                        || floor_stack_alloc(f, l).ptr,
+                        |_| floor_stack_pop(f),
+                    )
                 },
             ],
         );
@@ -484,36 +494,22 @@ pub fn stack(cfg: &Cfg) -> Vec<Workload> {
             2,
             [
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        let mut acc = 0i64;
-                        for _ in 0..rounds {
-                            for _ in 0..depth {
-                                acc = acc.wrapping_add(stack_alloc(h, l).ptr);
-                            }
-                            for _ in 0..depth {
-                                bad |= stack_pop(h);
-                            }
-                        }
-                        check(bad == 0 && acc != 0, "stack nest");
-                        ops
-                    })
+                    nests(
+                        rounds,
+                        depth,
+                        "stack nest",
+                        || stack_alloc(h, l).ptr,
+                        || stack_pop(h),
+                    )
                 },
                 &mut || {
-                    timed(|| {
-                        let mut bad = 0i64;
-                        let mut acc = 0i64;
-                        for _ in 0..rounds {
-                            for _ in 0..depth {
-                                acc = acc.wrapping_add(floor_stack_alloc(f, l).ptr);
-                            }
-                            for _ in 0..depth {
-                                bad |= floor_stack_pop(f);
-                            }
-                        }
-                        check(bad == 0 && acc != 0, "floor stack nest");
-                        ops
-                    })
+                    nests(
+                        rounds,
+                        depth,
+                        "floor stack nest",
+                        || floor_stack_alloc(f, l).ptr,
+                        || floor_stack_pop(f),
+                    )
                 },
             ],
         );
