@@ -71,15 +71,26 @@ typedef struct FloorPool {
     void *mem;
 } FloorPool;
 
+/* The blocks of a pool floor: *bs gets the block size (at least 8, a
+ * multiple of 8, as libvais_alloc rounds it). NULL if out of memory. */
+static void *pool_blocks(int64_t block_size, int64_t num_blocks, size_t *bs)
+{
+    void *mem = NULL;
+    *bs = ((size_t)block_size + 7) & ~(size_t)7;
+    if (*bs < 8)
+        *bs = 8;
+    return posix_memalign(&mem, 16, *bs * (size_t)num_blocks) == 0 ? mem : NULL;
+}
+
 EXPORT FloorPool *floor_pool_new(int64_t block_size, int64_t num_blocks)
 {
     FloorPool *p = malloc(sizeof *p);
-    void *mem = NULL;
-    size_t bs = ((size_t)block_size + 7) & ~(size_t)7;
-    if (bs < 8)
-        bs = 8;
-    if (!p || posix_memalign(&mem, 16, bs * (size_t)num_blocks) != 0)
+    size_t bs;
+    void *mem = p ? pool_blocks(block_size, num_blocks, &bs) : NULL;
+    if (!mem) {
+        free(p);
         return NULL;
+    }
     p->head = NULL;
     p->mem = mem;
     p->fresh = (uintptr_t)mem;
@@ -137,12 +148,12 @@ typedef struct FloorIndexPool {
 EXPORT FloorIndexPool *floor_ipool_new(int64_t block_size, int64_t num_blocks)
 {
     FloorIndexPool *p = malloc(sizeof *p);
-    void *mem = NULL;
-    size_t bs = ((size_t)block_size + 7) & ~(size_t)7;
-    if (bs < 8)
-        bs = 8;
-    if (!p || posix_memalign(&mem, 16, bs * (size_t)num_blocks) != 0)
+    size_t bs;
+    void *mem = p ? pool_blocks(block_size, num_blocks, &bs) : NULL;
+    if (!mem) {
+        free(p);
         return NULL;
+    }
     p->next = malloc(sizeof(uint32_t) * (size_t)num_blocks);
     if (!p->next) {
         free(mem);

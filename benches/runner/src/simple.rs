@@ -558,40 +558,37 @@ pub fn global(cfg: &Cfg) -> Vec<Workload> {
                 2,
                 [
                     &mut || {
-                        timed(|| {
-                            let mut acc = 0i64;
-                            for _ in 0..n {
-                                let a = global_alloc(l);
-                                global_dealloc(a.ptr, l);
-                                acc = acc.wrapping_add(a.ptr);
-                            }
-                            check(acc != 0, "global_alloc");
-                            n as u64
-                        })
+                        pairs(
+                            n,
+                            "global_alloc",
+                            || global_alloc(l).ptr,
+                            |p| {
+                                global_dealloc(p, l);
+                                0
+                            },
+                        )
                     },
                     &mut || {
-                        timed(|| {
-                            let mut acc = 0usize;
-                            for _ in 0..n {
-                                let p = c_alloc(64, align as usize);
-                                libc::free(p);
-                                acc = acc.wrapping_add(p as usize);
-                            }
-                            check(acc != 0, "malloc");
-                            n as u64
-                        })
+                        pairs(
+                            n,
+                            "malloc",
+                            || c_alloc(64, align as usize) as i64,
+                            |p| {
+                                libc::free(p as *mut libc::c_void);
+                                0
+                            },
+                        )
                     },
                     &mut || {
-                        timed(|| {
-                            let mut acc = 0i64;
-                            for _ in 0..n {
-                                let a = floor_malloc(l);
-                                floor_free(a.ptr, l);
-                                acc = acc.wrapping_add(a.ptr);
-                            }
-                            check(acc != 0, "floor_malloc");
-                            n as u64
-                        })
+                        pairs(
+                            n,
+                            "floor_malloc",
+                            || floor_malloc(l).ptr,
+                            |p| {
+                                floor_free(p, l);
+                                0
+                            },
+                        )
                     },
                 ],
             );
