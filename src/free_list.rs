@@ -175,7 +175,8 @@ pub struct FreeList {
     /// Bytes of blocks in use, headers included.
     allocated: usize,
     /// Magic bits (40..64) shared by every header of this allocator: the
-    /// low 23 bits of a random per-allocator key, and bit 63 set.
+    /// low 23 bits of a random per-allocator key, and bit 63 set (the
+    /// block's offset and size are xored in).
     magic_base: u64,
     /// Block offsets below this leave room for a minimum block before the
     /// end of the heap; a list link at or above it reads as the end of the
@@ -195,8 +196,8 @@ impl FreeList {
             return Err(Error::InvalidArgument);
         }
         let capacity = capacity as usize;
-        // Zero-filled, so a never-written word reads as 0 (which no magic
-        // equals) rather than as uninitialised memory. Large buffers come
+        // Zero-filled, so a never-written word reads as 0 (a size no header
+        // has) rather than as uninitialised memory. Large buffers come
         // as fresh zero pages from the kernel; below glibc's mmap threshold
         // (128 KiB, rising up to 32 MiB after big frees) calloc clears them.
         let buffer = Buffer::allocate(capacity, true)?;
@@ -258,9 +259,10 @@ impl FreeList {
     // ----- headers -------------------------------------------------------
 
     /// The magic bits (40..64) of the header of a block at `offset` of
-    /// `size` bytes: never 0 (so zeroed memory never passes) and, through
-    /// the random per-allocator key, different for every allocator ever
-    /// made in this process, even one whose buffer reuses an old address.
+    /// `size` bytes: through the random per-allocator key, different for
+    /// every allocator ever made in this process, even one whose buffer
+    /// reuses an old address. (Zeroed memory never passes as a header: its
+    /// size, 0, is refused whatever the magic.)
     /// They cover the block's position and its size: a header moved
     /// elsewhere, or whose size bits were written over (any change within
     /// one byte, for instance), no longer matches, so a scribbled size can
@@ -270,8 +272,7 @@ impl FreeList {
     /// folded down) move to bits 40..63.
     #[inline(always)]
     fn magic(&self, offset: usize, size: usize) -> u64 {
-        (((offset ^ size ^ (size >> 23)) as u64) << (MAGIC_SHIFT - 4)) & MAGIC_INDEX_MASK
-            ^ self.magic_base
+        (((offset ^ size ^ (size >> 23)) >> 4) as u64) << MAGIC_SHIFT ^ self.magic_base
     }
 
     /// Word 1 of a block at `offset` of `size` bytes.
@@ -516,6 +517,10 @@ impl FreeList {
     /// free block of its own.
     #[inline(always)]
     fn gap_for(&self, offset: usize, align: usize) -> usize {
+        // Payloads are 16-aligned: the buffer is, and so are block offsets.
+        if align <= GRANULE {
+            return 0;
+        }
         let payload = self.buffer.start() + offset + HEADER_SIZE;
         // `align` is a power of two (checked layout): a mask, not a `div`.
         if payload & (align - 1) == 0 {
@@ -535,17 +540,20 @@ impl FreeList {
     /// rounding overshot. Each candidate is the head of its class's list.
     #[inline(always)]
     fn find_block(&self, needed: usize, align: usize) -> Option<Found> {
-        let exact = class_of(needed);
         let worst_case = if align <= GRANULE {
             // Small sizes have classes 16 bytes wide, so the exact class is
             // the good-fit class: no need to look twice.
-            if needed >= SMALL_LIMIT && self.is_listed(exact) {
-                if let Some(found) = self.fits(exact, needed, align) {
-                    return Some(found);
+            if needed >= SMALL_LIMIT {
+                let exact = class_of(needed);
+                if self.is_listed(exact) {
+                    if let Some(found) = self.fits(exact, needed, align) {
+                        return Some(found);
+                    }
                 }
             }
             needed
         } else {
+            let exact = class_of(needed);
             if self.is_listed(exact) {
                 if let Some(found) = self.fits(exact, needed, align) {
                     return Some(found);
