@@ -418,21 +418,22 @@ STEPS [ROUNDS]`.
 
 - **Same cache misses as rlsf, about twice the instructions.**
   `valgrind --tool=cachegrind --cache-sim=yes vais_inline_compare ours 10000
-  300000` against `... rlsf 10000 300000`: libvais_alloc 274 M instructions
-  and 4.4 M D1 misses, rlsf 126 M and 4.6 M (about 300 instructions a step
+  300000` against `... rlsf 10000 300000`: libvais_alloc 251 M instructions
+  and 4.4 M D1 misses, rlsf 126 M and 4.6 M (about 280 instructions a step
   against 140, harness included). Before this round of work ours was 348 M:
   the hot paths now read and write heap words without a bounds check of
   their own (each access sits inside bounds the real checks already proved:
   a validated pointer, a header's size checked against the heap, a link
   compared with the end of the heap), a block taken from the head of its
-  list is unlinked without reading its back link, and the validation of a
-  free hands its results on instead of being redone. What remains is the
+  list is unlinked without reading its back link, the validation of a free
+  hands its results on instead of being redone, and requests aligned to 16
+  or less skip the alignment-gap arithmetic. What remains is the
   checking rlsf does not do (rlsf trusts every pointer it is given: a double
   free corrupts its heap): the header of every freed block (magic covering
   offset and size, state, size against the heap), the successor's record of
   it, a free predecessor's header, the header of every block handed out or
   merged, and the range of every list link read from freed memory. The
-  magic's coverage of the size costs ~20 instructions a step (a header with
+  magic's coverage of the size costs ~15 instructions a step (a header with
   a scribbled size used to be able to reach over live blocks).
 - **Why the gap widens at N = 10^6.** `perf record` of `vais_inline_compare
   ours 1000000 3000000` puts 45% of the samples on the load of the freed
@@ -487,8 +488,8 @@ STEPS [ROUNDS]`.
 
 ## The stack's depth-100 nesting
 
-`stack/nest100` (100 pushes, then 100 pops) stays 1.3-1.4x its floor while
-push/pop pairs are at it. The floor is latency-bound (each push waits on the
+`stack/nest100` (100 pushes, then 100 pops) is 1.2-1.4x its floor from one
+run to the next while push/pop pairs are at it. The floor is latency-bound (each push waits on the
 last top, each pop on the last link); libvais_alloc is instruction-bound:
 its push checks the handle and the layout and writes check bits into the
 header, its pop verifies them (56 and 41 instructions against the floor's
