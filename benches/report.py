@@ -451,8 +451,15 @@ STEPS [ROUNDS]`.
   N = 100, 1.55-1.6x at 10^4 and 10^6), and the call through the C ABI adds
   to it (5 ns a step at N = 100, more at 10^6, where it too delays the next
   misses).
+- **glibc's lead is its per-thread cache.** Turning it off for glibc alone
+  (the other allocators do not use malloc), `GLIBC_TUNABLES=glibc.malloc.tcache_count=0
+  benches/target/release/vais_bench --out /tmp/notcache --only freelist
+  --no-callgrind`: glibc then takes 57 / 59 / 346 ns a step at N = 100 /
+  10^4 / 10^6 with align 8, against libvais_alloc's 46 / 59 / 316 in the
+  same run (aligned: 98 / 126 / 690 against 56 / 86 / 437). Without its
+  tcache, glibc's general allocator is no faster than ours at any N.
 - **What a front-end cache of freed blocks would take** (glibc's advantage
-  at N <= 10^4 with align 8, where its tcache serves most requests: a free
+  at every N with align 8, where its tcache serves most requests: a free
   pushes the chunk on a per-size list without looking at its neighbours, an
   allocation of that size pops it). For the free list: a bin of up to ~8
   blocks per exact block size up to ~1 KiB; a third header state
