@@ -100,6 +100,8 @@ const GRANULE: usize = 16;
 pub const MAX_CAPACITY: i64 = (1 << 40) - GRANULE as i64;
 
 const FREE: u64 = 1;
+/// The bits of word 1 below the size: `FREE`, and three that are always 0.
+const STATE_MASK: u64 = GRANULE as u64 - 1;
 const PREV_FREE: u64 = 1;
 const SIZE_MASK: u64 = ((1 << 40) - 1) & !(GRANULE as u64 - 1);
 const MAGIC_SHIFT: u32 = 40;
@@ -178,6 +180,9 @@ pub struct FreeList {
     /// low 23 bits of a random per-allocator key, and bit 63 set (the
     /// block's offset and size are xored in).
     magic_base: u64,
+    /// The same for free blocks: the state is part of the magic too, so
+    /// that flipping `FREE` alone makes a header invalid rather than free.
+    magic_base_free: u64,
     /// Block offsets below this leave room for a minimum block before the
     /// end of the heap; a list link at or above it reads as the end of the
     /// list. 0 for an empty heap, so no link is ever followed there.
@@ -209,6 +214,8 @@ impl FreeList {
             capacity,
             allocated: 0,
             magic_base: (key << MAGIC_SHIFT) & MAGIC_INDEX_MASK | 1 << 63,
+            magic_base_free: ((key << MAGIC_SHIFT) & MAGIC_INDEX_MASK | 1 << 63)
+                ^ ((key.rotate_left(29) << MAGIC_SHIFT) | 1 << MAGIC_SHIFT),
             link_end: (heap_len - MIN_BLOCK + 1) as u64,
             first_map: 0,
             second_maps: [0; FL_SLOTS],
@@ -271,14 +278,29 @@ impl FreeList {
     /// 4..27 of `offset ^ size ^ (size >> 23)` (the size's bits above 27
     /// folded down) move to bits 40..63.
     #[inline(always)]
-    fn magic(&self, offset: usize, size: usize) -> u64 {
-        (((offset ^ size ^ (size >> 23)) >> 4) as u64) << MAGIC_SHIFT ^ self.magic_base
+    fn magic(&self, offset: usize, size: usize, free: bool) -> u64 {
+        let base = if free {
+            self.magic_base_free
+        } else {
+            self.magic_base
+        };
+        (((offset ^ size ^ (size >> 23)) >> 4) as u64) << MAGIC_SHIFT ^ base
     }
 
     /// Word 1 of a block at `offset` of `size` bytes.
     #[inline(always)]
     fn header(&self, offset: usize, size: usize, free: bool) -> u64 {
-        self.magic(offset, size) | size as u64 | if free { FREE } else { 0 }
+        self.magic(offset, size, free) | size as u64 | if free { FREE } else { 0 }
+    }
+
+    /// Whether word 1 `word` is the header of a block at `offset` of its
+    /// size, in state `free`: magic and state bits both (so a flipped
+    /// `FREE` bit, or a stray bit below the size, is caught).
+    #[inline(always)]
+    fn is_header(&self, word: u64, offset: usize, free: bool) -> bool {
+        let size = (word & SIZE_MASK) as usize;
+        word & (MAGIC_MASK | STATE_MASK)
+            == self.magic(offset, size, free) | if free { FREE } else { 0 }
     }
 
     /// Word 1 (the header proper) of the block at `offset`.
@@ -340,9 +362,7 @@ impl FreeList {
         // SAFETY: a multiple of 16 below `link_end <= heap_len`.
         let word = unsafe { self.word1(offset) };
         let size = (word & SIZE_MASK) as usize;
-        (word & (MAGIC_MASK | FREE) == self.magic(offset, size) | FREE
-            && size >= MIN_BLOCK
-            && size <= self.heap_len - offset)
+        (self.is_header(word, offset, true) && size >= MIN_BLOCK && size <= self.heap_len - offset)
             .then_some(size)
     }
 
@@ -708,14 +728,13 @@ impl FreeList {
         // SAFETY: just checked: a multiple of 16 below `heap_len`.
         let word = unsafe { self.word1(offset) };
         let size = (word & SIZE_MASK) as usize;
-        if word & MAGIC_MASK != self.magic(offset, size)
-            || size < MIN_BLOCK
-            || size > self.heap_len - offset
+        if !self.is_header(word, offset, false) || size < MIN_BLOCK || size > self.heap_len - offset
         {
-            return Err(Error::ForeignPointer);
-        }
-        if word & FREE != 0 {
-            return Err(Error::DoubleFree);
+            return Err(if self.is_header(word, offset, true) {
+                Error::DoubleFree
+            } else {
+                Error::ForeignPointer
+            });
         }
         // The successor must record this block as its in-use predecessor.
         let next = offset + size;
@@ -823,8 +842,8 @@ impl FreeList {
             let word = self.buffer.read_word(offset + 8);
             let size = (word & SIZE_MASK) as usize;
             let free = word & FREE != 0;
-            if word & MAGIC_MASK != self.magic(offset, size) {
-                return Err(format!("block {offset}: bad magic"));
+            if !self.is_header(word, offset, free) {
+                return Err(format!("block {offset}: bad magic or state bits"));
             }
             if size < MIN_BLOCK || size % GRANULE != 0 || size > self.heap_len - offset {
                 return Err(format!("block {offset}: bad size {size}"));
@@ -1230,6 +1249,24 @@ mod tests {
         // over. Its other neighbour is unaffected.
         assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer));
         list.dealloc(c.ptr).unwrap();
+    }
+
+    #[test]
+    fn a_flipped_state_bit_in_a_live_header_is_not_taken_for_free() {
+        for flip in [FREE, 2, 4, 8] {
+            let mut list = FreeList::new(4096).unwrap();
+            let a = list.alloc(Layout::new(16, 8)).unwrap();
+            let b = list.alloc(Layout::new(48, 8)).unwrap();
+            let w = list.alloc(Layout::new(16, 8)).unwrap();
+            // Only that one bit of b's header changes.
+            // SAFETY: b's header lies inside the list's buffer.
+            let low = unsafe { ((b.ptr - 8) as usize as *const u8).read() };
+            scribble(b.ptr - 8, low | flip as u8);
+            assert_eq!(list.dealloc(a.ptr), Ok(()));
+            let c = list.alloc(Layout::new(64, 8)).unwrap();
+            assert!(disjoint(&c, &b) && disjoint(&c, &w), "{flip}: {c:?}");
+            assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer));
+        }
     }
 
     #[test]

@@ -18,14 +18,15 @@
 //! header's offset + 8, so a pop is one load, a mask and a store on the
 //! chain from one pop to the next.
 //!
-//! The bits of the header word above the largest link the capacity allows
-//! (bits 40..64 for any capacity below 1 TiB) hold check bits: the rest of
-//! the word xored with the header's offset, moved up into those bits and
-//! xored with a random per-stack key. For capacities below 4 GiB every bit
-//! of the rest lands in the check bits, so any change to a header's link or
-//! low bits is caught, and so is a header copied to another offset; a
-//! header written over at random passes with a chance of one in 2^32 or
-//! less (one in 2^(64 - 3 - log2 capacity) in general). Headers lie below their
+//! The bits of the header word above the largest link the capacity allows,
+//! and at least bits 16..64 (bits 40..64 for a capacity of 1 TiB), hold
+//! check bits: the rest of the word xored with the header's offset, moved
+//! up into those bits and xored with a random per-stack key; bit 63 is
+//! always set. For capacities below 2 GiB every bit of the rest lands in a
+//! check bit at least 16 bits higher (never in the same byte or 16-bit
+//! half), so any change to a header's link or low bits is caught, and so is
+//! a header copied to another offset; a header written over at random
+//! passes with a chance of one in 2^32 or less. Headers lie below their
 //! payloads, where a caller's underflow could overwrite one: a pop that
 //! finds a header whose check bits do not match (or whose link does not
 //! point below itself) still removes the newest allocation, leaving the top
@@ -72,9 +73,10 @@ impl Stack {
         let capacity = usize::try_from(capacity).map_err(|_| Error::InvalidArgument)?;
         // Zero-filled, so that no header word a pop reads was never written.
         let buffer = Buffer::allocate(capacity, true)?;
-        // Links are at most the capacity (below 2^63); the low 3 bits hold
-        // the top's, so check bits start at bit 3 at the lowest.
-        let check_shift = (u64::BITS - (capacity as u64).leading_zeros()).max(3);
+        // Links are at most the capacity (below 2^63). Check bits start at
+        // bit 16 at the lowest, so that no byte (nor 16-bit half) of a
+        // header holds both a bit and the check bit that covers it.
+        let check_shift = (u64::BITS - (capacity as u64).leading_zeros()).max(16);
         Ok(Stack {
             key: new_key(buffer.start()),
             top: buffer.start(),
@@ -148,8 +150,13 @@ impl Stack {
         let rest = word & !self.check_mask;
         // One mask between this pop's load and the next pop's address.
         let previous = (word & self.link_mask) as usize;
-        // A genuine header carries its check bits and links below itself.
-        if word & self.check_mask != self.check_bits(header, rest) || previous > header {
+        let low = (word & 7) as usize;
+        // A genuine header carries its check bits, links below itself, and
+        // has low bits only where the previous top was above 0.
+        if word & self.check_mask != self.check_bits(header, rest)
+            || previous > header
+            || (low != 0 && header < 8)
+        {
             // Written over: the previous top and link are lost. Leave the
             // top at this header (at or above everything still live) and
             // forget what lies below.
@@ -158,7 +165,6 @@ impl Stack {
             self.depth = 0;
             return Ok(());
         }
-        let low = (word & 7) as usize;
         self.link = previous;
         self.top = self.buffer.start() + if low == 0 { header } else { header - 8 + low };
         self.depth = if previous == 0 {
@@ -277,6 +283,23 @@ mod tests {
                 d.ptr >= a.ptr + a.size || d.ptr + d.size <= a.ptr,
                 "{d:?} overlaps {a:?}"
             );
+        }
+    }
+
+    #[test]
+    fn one_forged_byte_in_a_small_stacks_bottom_header_is_caught() {
+        // A 64-byte stack: the header's link and low bits fit in its low
+        // byte; no value of that byte may pass for a header whose top was
+        // above 0 (which would put the previous top below the buffer).
+        for byte in 0..=255u8 {
+            let mut stack = Stack::new(64).unwrap();
+            let a = stack.alloc(Layout::new(8, 8)).unwrap();
+            // SAFETY: a's header lies inside the stack's buffer.
+            unsafe { ((a.ptr - 8) as usize as *mut u8).write(byte) };
+            stack.pop().unwrap();
+            assert!(stack.remaining() <= 64, "{byte:#x}");
+            assert_eq!(stack.pop(), Err(Error::Empty));
+            assert!(stack.alloc(Layout::new(8, 8)).is_ok());
         }
     }
 
