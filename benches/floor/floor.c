@@ -13,6 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE ((size_t)2 << 20)
 
 typedef struct Layout {
     int64_t size;
@@ -269,6 +272,13 @@ EXPORT FloorClasses *floor_classes_new(int64_t capacity)
     void *mem = NULL;
     if (!c || posix_memalign(&mem, 256, (size_t)capacity) != 0)
         return NULL;
+    /* Huge pages for big arenas, as libvais_alloc advises its own. */
+    if ((size_t)capacity >= HUGE_PAGE * 2) {
+        uintptr_t first = ((uintptr_t)mem + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+        uintptr_t end = ((uintptr_t)mem + (size_t)capacity) & ~(uintptr_t)(HUGE_PAGE - 1);
+        if (end > first)
+            madvise((void *)first, end - first, MADV_HUGEPAGE);
+    }
     c->mem = mem;
     c->cur = (uintptr_t)mem;
     c->end = c->cur + (uintptr_t)capacity;

@@ -97,6 +97,13 @@ fn main() {
                 )
             };
             assert!(base != libc::MAP_FAILED, "mmap");
+            // Huge pages, as the free list advises its own buffer.
+            const HUGE: usize = 2 << 20;
+            let first = (base as usize + HUGE - 1) & !(HUGE - 1);
+            let end = (base as usize + capacity) & !(HUGE - 1);
+            // SAFETY: the range lies inside the mapping just made; the
+            // advice changes no contents.
+            unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
             let mut tlsf: Box<Rlsf> = Box::new(Rlsf::new());
             let pool = std::ptr::slice_from_raw_parts_mut(base.cast::<u8>(), capacity);
             // SAFETY: the mapping is ours, unused, and outlives `tlsf`

@@ -225,8 +225,9 @@ impl<G: Gp> Contender for Prepared<'_, G> {
 /// Sets up one implementation on `plan` within the time budget: the N
 /// initial blocks, a probe and a warm-up.
 ///
-/// A short probe estimates the cost of a step; an implementation too slow
-/// for the full plan runs fewer steps per repetition. Since the cost of a
+/// After a full warm-up (so every heap has the same age), a short probe
+/// estimates the cost of a step; an implementation too slow for the full
+/// plan runs fewer steps per repetition. Since the cost of a
 /// step can grow as the heap fragments (linked_list_allocator's list of
 /// holes grows with every free), a hard deadline of twice the budget (of
 /// the implementation's own time) ends the measurement: the row is then
@@ -251,6 +252,19 @@ fn prepare<'a, G: Gp + 'a>(cfg: &Cfg, plan: &'a Plan) -> Result<Box<dyn Contende
         ));
     };
 
+    // Warm-up first, in full: every implementation's heap then has the same
+    // age when the timing starts, and a probe taken now no longer pays
+    // the first touches of fresh pages (which made an early probe
+    // overestimate a step by 30x for an arena with huge pages).
+    let full = steps.len();
+    let warm = full.max(plan.live);
+    if !run_until(&mut live, steps, &mut pos, warm, deadline) {
+        let t = Instant::now();
+        live.run_n(steps, &mut pos, 100);
+        let r = t.elapsed().as_secs_f64() / 100.0;
+        return Err(too_slow(r, format!("too slow: steps slowed to ~{:.0} us as the heap fragmented; warm-up passed the {:.0} s deadline", r * 1e6, 2.0 * budget)));
+    }
+
     // Probe: up to 2000 steps or 0.5 s, whichever comes first.
     let t = Instant::now();
     let mut probed = 0;
@@ -260,42 +274,34 @@ fn prepare<'a, G: Gp + 'a>(cfg: &Cfg, plan: &'a Plan) -> Result<Box<dyn Contende
     }
     let per_step = t.elapsed().as_secs_f64() / probed as f64;
 
-    // Each repetition also runs a tenth of its steps untimed first.
-    let full = steps.len();
-    let warm_full = full.max(plan.live);
+    // The repetitions (each also runs a tenth of its steps untimed first)
+    // get the budget, or what the deadline leaves of it.
     let reps = cfg.reps as f64 * 1.1;
+    let left = (2.0 * budget - t0.elapsed().as_secs_f64()).min(budget);
     let mut note = G::NOTE.to_string();
-    let (per_rep, warm) = if per_step * (warm_full as f64 + reps * full as f64) <= budget {
-        (full, warm_full)
+    let per_rep = if per_step * reps * full as f64 <= left {
+        full
     } else {
-        let k = (budget / per_step / (reps + 1.0)) as usize;
+        let k = (left.max(0.0) / per_step / reps) as usize;
         if k < 1000 {
             return Err(too_slow(
                 per_step,
                 format!(
-                    "too slow: ~{:.0} us/step over {probed} probe steps; {} reps of 1000 steps exceed the {:.0} s budget",
+                    "too slow: ~{:.0} us/step over {probed} probe steps after the warm-up; {} reps of 1000 steps exceed the {:.0} s budget",
                     per_step * 1e6,
                     cfg.reps,
                     budget
                 ),
             ));
         }
-        if k >= full {
-            (full, full)
-        } else {
-            if !note.is_empty() {
-                note.push_str("; ");
-            }
-            note.push_str(&format!("time budget: {k} steps/rep instead of {full}"));
-            (k, k)
+        if !note.is_empty() {
+            note.push_str("; ");
         }
+        note.push_str(&format!(
+            "time budget: {k} steps/rep instead of {full} (after the full warm-up)"
+        ));
+        k
     };
-    if !run_until(&mut live, steps, &mut pos, warm, deadline) {
-        let t = Instant::now();
-        live.run_n(steps, &mut pos, 100);
-        let r = t.elapsed().as_secs_f64() / 100.0;
-        return Err(too_slow(r, format!("too slow: steps slowed to ~{:.0} us as the heap fragmented; warm-up passed the {:.0} s deadline", r * 1e6, 2.0 * budget)));
-    }
     Ok(Box::new(Prepared {
         live,
         steps,

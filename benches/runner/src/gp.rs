@@ -10,7 +10,10 @@ use crate::ffi::*;
 use std::alloc::Layout as RustLayout;
 use std::ptr::NonNull;
 
-/// An anonymous mapping, touched only where an allocator writes.
+/// An anonymous mapping, touched only where an allocator writes. Advised
+/// `MADV_HUGEPAGE` as libvais_alloc advises its own buffers of 4 MiB or
+/// more, so that no side of a comparison has fewer TLB misses for want of
+/// one system call.
 pub struct Arena {
     pub base: *mut u8,
     pub len: usize,
@@ -30,9 +33,26 @@ impl Arena {
             )
         };
         assert!(base != libc::MAP_FAILED, "mmap of {len} bytes failed");
+        advise_huge_pages(base.cast(), len);
         Arena {
             base: base.cast(),
             len,
+        }
+    }
+}
+
+/// `MADV_HUGEPAGE` over the whole 2 MiB pages of `[base, base + len)` when
+/// it spans 4 MiB or more (libvais_alloc's rule); a hint, result ignored.
+pub fn advise_huge_pages(base: *mut u8, len: usize) {
+    const HUGE: usize = 2 << 20;
+    if len < 2 * HUGE {
+        return;
+    }
+    let first = (base as usize + HUGE - 1) & !(HUGE - 1);
+    let end = (base as usize + len) & !(HUGE - 1);
+    if end > first {
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
         }
     }
 }
