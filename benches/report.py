@@ -446,11 +446,11 @@ STEPS [ROUNDS]`.
   costs 15 ns a step (32 -> 47 ns), at N = 10^4 17 ns (28 -> 44), at
   N = 10^6 420 ns (228 -> 649): once the steps wait on cache misses, extra
   instructions keep the next misses from overlapping and cost far more than
-  their own time. libvais_alloc's ~160 extra instructions a step are of that
+  their own time. libvais_alloc's ~140 extra instructions a step are of that
   kind, so its gap to rlsf grows with N (inlined, table 3b: about 1.25x at
   N = 100, 1.55-1.6x at 10^4 and 10^6), and the call through the C ABI adds
-  to it (5 ns a step at N = 100, more at 10^6, where it too delays the next
-  misses).
+  to it (3-5 ns a step at N = 100, more at 10^6, where it too delays the
+  next misses).
 - **glibc's lead is its per-thread cache.** Turning it off for glibc alone
   (the other allocators do not use malloc), `GLIBC_TUNABLES=glibc.malloc.tcache_count=0
   benches/target/release/vais_bench --out /tmp/notcache --only freelist
@@ -490,8 +490,11 @@ STEPS [ROUNDS]`.
   which the contract rules out.
 - **Huge pages.** Owned buffers of 4 MiB or more are advised
   `MADV_HUGEPAGE`: with it `vais_inline_compare ours 1000000 1500000` runs
-  275-310 ns a step, without it 320-355 (TLB misses). The peers' arenas are
-  plain `mmap`.
+  275-310 ns a step, without it 320-355 (TLB misses). So that no comparison
+  turns on one system call, the peers' arenas (rlsf, talc,
+  linked_list_allocator, in the runner and in inline_compare) and the
+  size-class floor's are advised the same way; glibc's heap is left as glibc
+  sets it up.
 
 ## The stack's depth-100 nesting
 

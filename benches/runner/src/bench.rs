@@ -246,10 +246,12 @@ pub fn measure_each<const K: usize>(
         }
     }
     let mut out: [Vec<f64>; K] = std::array::from_fn(|_| Vec::with_capacity(cfg.reps));
-    for _ in 0..cfg.reps {
-        for (rep, samples) in reps.iter_mut().zip(out.iter_mut()) {
-            let (d, ops) = rep();
-            samples.push(d.as_nanos() as f64 / ops.max(1) as f64);
+    for round in 0..cfg.reps {
+        // Each round starts with the next implementation, so none always
+        // runs right after the same other one.
+        for i in (0..K).map(|i| (i + round) % K) {
+            let (d, ops) = reps[i]();
+            out[i].push(d.as_nanos() as f64 / ops.max(1) as f64);
         }
     }
     out

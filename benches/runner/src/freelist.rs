@@ -332,8 +332,12 @@ fn interleaved<'a>(
             Err(row) => Slot::Done(row),
         })
         .collect();
-    for _ in 0..cfg.reps {
-        for slot in slots.iter_mut() {
+    let count = slots.len();
+    for round in 0..cfg.reps {
+        // Each round starts with the next implementation, so none always
+        // runs right after the same other one.
+        for i in (0..count).map(|i| (i + round) % count) {
+            let slot = &mut slots[i];
             if let Slot::Running(c, samples) = slot {
                 match c.rep() {
                     Ok(ns) => samples.push(ns),
