@@ -448,7 +448,7 @@ STEPS [ROUNDS]`.
   instructions keep the next misses from overlapping and cost far more than
   their own time. libvais_alloc's ~140 extra instructions a step are of that
   kind, so its gap to rlsf grows with N (inlined, table 3b: about 1.25x at
-  N = 100, 1.55-1.6x at 10^4 and 10^6), and the call through the C ABI adds
+  N = 100, 1.55-1.75x at 10^4 and 10^6), and the call through the C ABI adds
   to it (3-5 ns a step at N = 100, more at 10^6, where it too delays the
   next misses).
 - **glibc's lead is its per-thread cache.** Turning it off for glibc alone
@@ -505,7 +505,17 @@ its push checks the handle and the layout and writes check bits into the
 header, its pop verifies them (56 and 41 instructions against the floor's
 about 17 and 9; see the table above). The check bits are what keeps a header
 overwritten by a caller's underflow from moving the top into a live
-allocation."""
+allocation.
+
+Stack timings are also bimodal from one process to the next: in one full
+`make bench` run of four, every repetition of `stack/pairs` took 11.4-11.7
+ns (1.9x the floor's 6.1, which ran interleaved with it) and `stack/nest100`
+10.6-11.3 ns, while separate runs before and after, with and without the
+other workloads first, gave 5.8-6.2 ns (1.0x). A penalty that steady
+within a process and absent from the next points at the addresses the
+process happened to get (the handle's fields and the stack's bottom header
+aliasing modulo 4 KiB, which makes a load wait for an unrelated store) rather
+than at the code; it was not pinned down."""
 
 
 # ---- chart -----------------------------------------------------------------
