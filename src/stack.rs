@@ -58,7 +58,9 @@ pub struct Stack {
     /// The header bits that hold check bits: those above any link.
     check_mask: u64,
     /// The header bits that hold the link: neither check bits nor the
-    /// top's low bits.
+    /// top's low bits. Derived from `check_mask`, but kept: as one field it
+    /// is one `and` between a pop's load and the next pop's address (from
+    /// `!check_mask & !7` the compiler makes two).
     link_mask: u64,
     /// The per-stack key of the check bits, and their lowest bit.
     key: u64,

@@ -220,8 +220,8 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
     };
     model.check(&list)?;
     for (step, op) in ops.into_iter().enumerate() {
-        let largest = list.largest_free_block();
-        let before = (list.total_allocated(), list.remaining(), largest);
+        let before = snapshot(&list);
+        let largest = before.2;
         match op {
             Op::Alloc {
                 size,
@@ -280,11 +280,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                     ),
                 }
                 if got.is_err() {
-                    let after = (
-                        list.total_allocated(),
-                        list.remaining(),
-                        list.largest_free_block(),
-                    );
+                    let after = snapshot(&list);
                     prop_assert_eq!(
                         before,
                         after,
@@ -330,11 +326,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                             target
                         );
                     }
-                    let after = (
-                        list.total_allocated(),
-                        list.remaining(),
-                        list.largest_free_block(),
-                    );
+                    let after = snapshot(&list);
                     prop_assert_eq!(
                         before,
                         after,
@@ -357,6 +349,15 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
     Ok(())
 }
 
+/// What the free list reports: (total allocated, remaining, largest free
+/// block), to prove a refused call changed nothing.
+fn snapshot(list: &FreeList) -> (usize, usize, usize) {
+    (
+        list.total_allocated(),
+        list.remaining(),
+        list.largest_free_block(),
+    )
+}
 proptest! {
     #![proptest_config(config(256))]
 

@@ -94,6 +94,12 @@ pub trait Gp {
     }
 }
 
+/// The address of an allocation, 0 for none.
+#[inline(always)]
+fn address(p: Option<NonNull<u8>>) -> usize {
+    p.map_or(0, |p| p.as_ptr() as usize)
+}
+
 #[inline(always)]
 unsafe fn rl(size: usize, align: usize) -> RustLayout {
     RustLayout::from_size_align_unchecked(size.max(1), align)
@@ -269,10 +275,7 @@ impl Gp for Rlsf {
     }
     #[inline(always)]
     unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {
-        match self.tlsf.allocate(rl(size, align)) {
-            Some(p) => p.as_ptr() as usize,
-            None => 0,
-        }
+        address(self.tlsf.allocate(rl(size, align)))
     }
     #[inline(always)]
     unsafe fn free(&mut self, ptr: usize, _size: usize, align: usize) {
@@ -280,13 +283,10 @@ impl Gp for Rlsf {
             .deallocate(NonNull::new_unchecked(ptr as *mut u8), align)
     }
     unsafe fn realloc(&mut self, ptr: usize, _old: usize, align: usize, new: usize) -> usize {
-        match self
-            .tlsf
-            .reallocate(NonNull::new_unchecked(ptr as *mut u8), rl(new, align))
-        {
-            Some(p) => p.as_ptr() as usize,
-            None => 0,
-        }
+        address(
+            self.tlsf
+                .reallocate(NonNull::new_unchecked(ptr as *mut u8), rl(new, align)),
+        )
     }
 }
 
@@ -314,10 +314,7 @@ impl Gp for Talc {
     }
     #[inline(always)]
     unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {
-        match self.talc.allocate(rl(size, align)) {
-            Some(p) => p.as_ptr() as usize,
-            None => 0,
-        }
+        address(self.talc.allocate(rl(size, align)))
     }
     #[inline(always)]
     unsafe fn free(&mut self, ptr: usize, size: usize, align: usize) {

@@ -294,6 +294,49 @@ fn pool_rows(w: &mut Workload, [ours, floor, floor_index, glibc]: [Vec<f64>; 4],
         .push(Row::new("glibc malloc/free", Kind::Peer, glibc, ops));
 }
 
+/// The library's pool and its two floors over the same blocks, freed on
+/// drop.
+struct Pools {
+    ours: Handle,
+    floor: Handle,
+    index: Handle,
+}
+
+impl Pools {
+    fn new(blocks: i64) -> Pools {
+        unsafe {
+            let ours = pool_new(POOL_BLOCK, blocks);
+            check(!ours.is_null(), "pool_new");
+            Pools {
+                ours,
+                floor: floor_pool_new(POOL_BLOCK, blocks),
+                index: floor_ipool_new(POOL_BLOCK, blocks),
+            }
+        }
+    }
+}
+
+impl Drop for Pools {
+    fn drop(&mut self) {
+        unsafe {
+            pool_free(self.ours);
+            floor_pool_free(self.floor);
+            floor_ipool_free(self.index);
+        }
+    }
+}
+
+/// glibc's malloc and free of a pool-sized block, in the shape the
+/// repetition helpers take.
+fn malloc_block() -> i64 {
+    unsafe { libc::malloc(POOL_BLOCK as usize) as i64 }
+}
+
+fn free_block(p: i64) -> i64 {
+    unsafe { libc::free(p as *mut libc::c_void) };
+    0
+}
+
 pub fn pool(cfg: &Cfg) -> Vec<Workload> {
     let n = cfg.scale(1_000_000, 20_000);
     let batch = 10_000usize;
@@ -309,47 +352,38 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
         "one alloc + free pair",
     );
     unsafe {
-        let h = pool_new(POOL_BLOCK, 1024);
-        check(!h.is_null(), "pool_new");
-        let f = floor_pool_new(POOL_BLOCK, 1024);
-        let fi = floor_ipool_new(POOL_BLOCK, 1024);
+        let p = Pools::new(1024);
         let [ours, floor, floor_index, glibc] = measure_each(
             cfg,
             2,
             [
-                &mut || pairs(n, "pool pairs", || pool_alloc(h), |p| pool_dealloc(h, p)),
+                &mut || {
+                    pairs(
+                        n,
+                        "pool pairs",
+                        || pool_alloc(p.ours),
+                        |b| pool_dealloc(p.ours, b),
+                    )
+                },
                 &mut || {
                     pairs(
                         n,
                         "floor pool pairs",
-                        || floor_pool_alloc(f),
-                        |p| floor_pool_dealloc(f, p),
+                        || floor_pool_alloc(p.floor),
+                        |b| floor_pool_dealloc(p.floor, b),
                     )
                 },
                 &mut || {
                     pairs(
                         n,
                         "floor index pool pairs",
-                        || floor_ipool_alloc(fi),
-                        |p| floor_ipool_dealloc(fi, p),
+                        || floor_ipool_alloc(p.index),
+                        |b| floor_ipool_dealloc(p.index, b),
                     )
                 },
-                &mut || {
-                    pairs(
-                        n,
-                        "malloc pairs",
-                        || libc::malloc(POOL_BLOCK as usize) as i64,
-                        |p| {
-                            libc::free(p as *mut libc::c_void);
-                            0
-                        },
-                    )
-                },
+                &mut || pairs(n, "malloc pairs", malloc_block, free_block),
             ],
         );
-        pool_free(h);
-        floor_pool_free(f);
-        floor_ipool_free(fi);
         pool_rows(&mut w, [ours, floor, floor_index, glibc], n as u64);
     }
     out.push(w);
@@ -363,10 +397,7 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
         "one block allocated and freed (alloc + free)",
     );
     unsafe {
-        let h = pool_new(POOL_BLOCK, batch as i64);
-        check(!h.is_null(), "pool_new");
-        let f = floor_pool_new(POOL_BLOCK, batch as i64);
-        let fi = floor_ipool_new(POOL_BLOCK, batch as i64);
+        let p = Pools::new(batch as i64);
         let mut p1 = vec![0i64; batch];
         let (mut p2, mut p3, mut p4) = (p1.clone(), p1.clone(), p1.clone());
         let [ours, floor, floor_index, glibc] = measure_each(
@@ -379,8 +410,8 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                         &mut p1,
                         &perm,
                         "pool batch",
-                        || pool_alloc(h),
-                        |p| pool_dealloc(h, p),
+                        || pool_alloc(p.ours),
+                        |b| pool_dealloc(p.ours, b),
                     )
                 },
                 &mut || {
@@ -389,8 +420,8 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                         &mut p2,
                         &perm,
                         "floor pool batch",
-                        || floor_pool_alloc(f),
-                        |p| floor_pool_dealloc(f, p),
+                        || floor_pool_alloc(p.floor),
+                        |b| floor_pool_dealloc(p.floor, b),
                     )
                 },
                 &mut || {
@@ -399,8 +430,8 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                         &mut p3,
                         &perm,
                         "floor index pool batch",
-                        || floor_ipool_alloc(fi),
-                        |p| floor_ipool_dealloc(fi, p),
+                        || floor_ipool_alloc(p.index),
+                        |b| floor_ipool_dealloc(p.index, b),
                     )
                 },
                 &mut || {
@@ -409,18 +440,12 @@ pub fn pool(cfg: &Cfg) -> Vec<Workload> {
                         &mut p4,
                         &perm,
                         "malloc batch",
-                        || libc::malloc(POOL_BLOCK as usize) as i64,
-                        |p| {
-                            libc::free(p as *mut libc::c_void);
-                            0
-                        },
+                        malloc_block,
+                        free_block,
                     )
                 },
             ],
         );
-        pool_free(h);
-        floor_pool_free(f);
-        floor_ipool_free(fi);
         pool_rows(&mut w, [ours, floor, floor_index, glibc], ops);
     }
     out.push(w);
