@@ -4,15 +4,19 @@
 
 #include <stdlib.h>
 
-enum { HEADER = 16 };
+/* HEADER: the bytes from a block's start to its payload. OVERHEAD: what a
+ * block in use costs beyond its usable size (the header's first word is the
+ * last word of the previous block's payload: boundary tags as in glibc). */
+enum { HEADER = 16, OVERHEAD = 8 };
 
 static int64_t address_of(const void *p) { return (int64_t)(intptr_t)p; }
 
 static int gcd(int a, int b) { return b == 0 ? a : gcd(b, a % b); }
 
-/* Two blocks, headers included, do not overlap. */
+/* Two blocks, their usable bytes and the header word before each, do not
+ * overlap. */
 static int blocks_disjoint(Allocation a, Allocation b) {
-    return a.ptr + a.size <= b.ptr - HEADER || b.ptr + b.size <= a.ptr - HEADER;
+    return a.ptr + a.size <= b.ptr - OVERHEAD || b.ptr + b.size <= a.ptr - OVERHEAD;
 }
 
 /* What the allocator reports, to prove a refused call changed nothing. */
@@ -51,7 +55,7 @@ TEST(freelist_reference_example) {
     CHECK(a1.ptr % 8 == 0 && a2.ptr % 8 == 0 && a3.ptr % 8 == 0);
     CHECK(blocks_disjoint(a1, a2) && blocks_disjoint(a1, a3) && blocks_disjoint(a2, a3));
     /* Blocks in use, headers included. */
-    CHECK_EQ(freelist_total_allocated(list), a1.size + a2.size + a3.size + 3 * HEADER);
+    CHECK_EQ(freelist_total_allocated(list), a1.size + a2.size + a3.size + 3 * OVERHEAD);
     CHECK_EQ(freelist_remaining(list), 8192 - freelist_total_allocated(list));
     fill_pattern(a1.ptr, a1.size, 1);
     fill_pattern(a2.ptr, a2.size, 2);
@@ -59,7 +63,7 @@ TEST(freelist_reference_example) {
 
     CHECK_EQ(freelist_dealloc(list, a2.ptr), 0);
     CHECK_EQ(freelist_dealloc(list, a1.ptr), 0);
-    CHECK_EQ(freelist_total_allocated(list), a3.size + HEADER);
+    CHECK_EQ(freelist_total_allocated(list), a3.size + OVERHEAD);
     CHECK(pattern_intact(a3.ptr, a3.size, 3));
 
     /* 300 bytes fit in the space a1 and a2 left (merged: 100 + 500 apart
@@ -90,19 +94,19 @@ TEST(freelist_new_refuses_capacities_that_hold_no_block) {
         CHECK_ERROR(list = freelist_new(bad[i]), VAIS_ALLOC_E_INVALID_ARGUMENT);
         CHECK(list == NULL);
     }
-    /* 32 bytes hold exactly one minimum block: 16 usable bytes. */
+    /* 32 bytes hold exactly one minimum block: 24 usable bytes. */
     FreeListAllocator *list = freelist_new(32);
     CHECK(list != NULL);
-    CHECK_EQ(freelist_largest_free_block(list), 16);
-    Allocation a = freelist_alloc(list, layout_new(16, 16));
+    CHECK_EQ(freelist_largest_free_block(list), 24);
+    Allocation a = freelist_alloc(list, layout_new(24, 16));
     CHECK_NE(a.ptr, 0);
-    CHECK_EQ(a.size, 16);
+    CHECK_EQ(a.size, 24);
     CHECK_EQ(a.ptr % 16, 0);
-    fill_pattern(a.ptr, 16, 1);
+    fill_pattern(a.ptr, 24, 1);
     CHECK_EQ(freelist_remaining(list), 0);
     CHECK_EQ(freelist_largest_free_block(list), 0);
     CHECK_ALLOC_FAILS(freelist_alloc(list, layout_new(1, 1)), VAIS_ALLOC_E_EXHAUSTED);
-    CHECK(pattern_intact(a.ptr, 16, 1));
+    CHECK(pattern_intact(a.ptr, 24, 1));
     CHECK_EQ(freelist_dealloc(list, a.ptr), 0);
     CHECK_EQ(freelist_remaining(list), 32);
     CHECK_EQ(freelist_free(list), 0);
@@ -126,7 +130,7 @@ TEST(freelist_alignment_1_to_4096_is_honoured) {
             CHECK_GE(a.size, l.size);
             for (int j = 0; j < n; j++) CHECK(blocks_disjoint(a, live[j]));
             fill_pattern(a.ptr, a.size, (unsigned)n);
-            in_use += a.size + HEADER;
+            in_use += a.size + OVERHEAD;
             live[n++] = a;
         }
     }
@@ -141,7 +145,7 @@ TEST(freelist_alignment_1_to_4096_is_honoured) {
     }
     CHECK_EQ(freelist_total_allocated(list), 0);
     CHECK_EQ(freelist_remaining(list), CAPACITY);
-    CHECK_EQ(freelist_largest_free_block(list), CAPACITY - HEADER);
+    CHECK_EQ(freelist_largest_free_block(list), CAPACITY - OVERHEAD);
     CHECK_EQ(freelist_free(list), 0);
 }
 
@@ -203,6 +207,55 @@ TEST(freelist_coalescing_restores_the_whole_heap) {
     CHECK_EQ(freelist_free(list), 0);
 }
 
+/* Every usable byte is the caller's: the last 8 of a block are the next
+ * block's header word 0 (and the last block's lie past the heap, in the
+ * buffer's spare word: ASan and Valgrind check the writes). Filling every
+ * block to its last byte, freeing some and reusing the space must leave
+ * the others intact and their frees accepted. */
+TEST(freelist_every_usable_byte_belongs_to_the_caller) {
+    enum { CAPACITY = 512, N = 8 };
+    FreeListAllocator *list = freelist_new(CAPACITY);
+    CHECK(list != NULL);
+    if (list == NULL) return;
+    Allocation blocks[N];
+    int64_t in_use = 0;
+    for (int i = 0; i < N; i++) {
+        blocks[i] = freelist_alloc(list, layout_new(i == N - 1 ? freelist_largest_free_block(list) : 40, 8));
+        CHECK_NE(blocks[i].ptr, 0);
+        if (blocks[i].ptr == 0) return;
+        fill_pattern(blocks[i].ptr, blocks[i].size, (unsigned)i + 1);
+        in_use += blocks[i].size + OVERHEAD;
+    }
+    /* The heap is full, each block's usable bytes end 8 bytes before the
+     * next block's payload, and the last block ends 8 bytes past the heap. */
+    CHECK_EQ(freelist_total_allocated(list), CAPACITY);
+    CHECK_EQ(in_use, CAPACITY);
+    for (int i = 0; i + 1 < N; i++) CHECK_EQ(blocks[i].ptr + blocks[i].size, blocks[i + 1].ptr - OVERHEAD);
+    CHECK_EQ(blocks[N - 1].ptr + blocks[N - 1].size, blocks[0].ptr - HEADER + CAPACITY + OVERHEAD);
+    for (int i = 1; i < N; i += 2) CHECK_EQ(freelist_dealloc(list, blocks[i].ptr), 0);
+    for (int i = 0; i < N; i += 2) CHECK(pattern_intact(blocks[i].ptr, blocks[i].size, (unsigned)i + 1));
+    /* Reuse the freed space, filled to the last byte too. */
+    Allocation again[N];
+    int m = 0;
+    for (; m < N; m++) {
+        again[m] = freelist_alloc(list, layout_new(24, 8));
+        if (again[m].ptr == 0) break;
+        fill_pattern(again[m].ptr, again[m].size, 0xA0u + (unsigned)m);
+    }
+    CHECK_GE(m, N / 2);
+    for (int i = 0; i < N; i += 2) {
+        CHECK(pattern_intact(blocks[i].ptr, blocks[i].size, (unsigned)i + 1));
+        CHECK_EQ(freelist_dealloc(list, blocks[i].ptr), 0);
+    }
+    for (int j = 0; j < m; j++) {
+        CHECK(pattern_intact(again[j].ptr, again[j].size, 0xA0u + (unsigned)j));
+        CHECK_EQ(freelist_dealloc(list, again[j].ptr), 0);
+    }
+    CHECK_EQ(freelist_total_allocated(list), 0);
+    CHECK_EQ(freelist_largest_free_block(list), CAPACITY - OVERHEAD);
+    CHECK_EQ(freelist_free(list), 0);
+}
+
 /* Merging in both directions: free the middle of three, then each side. */
 TEST(freelist_coalescing_merges_both_neighbours) {
     FreeListAllocator *list = freelist_new(4096);
@@ -224,7 +277,7 @@ TEST(freelist_coalescing_merges_both_neighbours) {
     Allocation big = freelist_alloc(list, layout_new(4000, 8));
     CHECK_NE(big.ptr, 0);
     CHECK_EQ(freelist_dealloc(list, big.ptr), 0);
-    CHECK_EQ(freelist_largest_free_block(list), 4096 - HEADER);
+    CHECK_EQ(freelist_largest_free_block(list), 4096 - OVERHEAD);
     CHECK_EQ(freelist_free(list), 0);
 }
 
@@ -358,11 +411,11 @@ TEST(freelist_never_handed_out_pointer_in_a_fresh_heap_is_refused) {
     /* The payload of the free rest of the heap, if it follows `a`: a free
      * block, never handed out; either refusal will do. */
     vais_alloc_clear_error();
-    int64_t status = freelist_dealloc(list, a.ptr + a.size + HEADER);
+    int64_t status = freelist_dealloc(list, a.ptr + a.size + OVERHEAD);
     CHECK(status == VAIS_ALLOC_E_DOUBLE_FREE || status == VAIS_ALLOC_E_FOREIGN_POINTER);
     CHECK_EQ(vais_alloc_last_error(), status);
     CHECK_UNCHANGED(list, before);
-    const int64_t offsets[] = {a.size + 2 * HEADER, 512, 1024, 4096};
+    const int64_t offsets[] = {a.size + OVERHEAD + 16, 512, 1024, 4096};
     for (size_t i = 0; i < sizeof offsets / sizeof offsets[0]; i++) {
         CHECK_STATUS_FAILS(freelist_dealloc(list, a.ptr + offsets[i]), VAIS_ALLOC_E_FOREIGN_POINTER);
         CHECK_UNCHANGED(list, before);
@@ -468,7 +521,7 @@ TEST(freelist_random_churn_keeps_blocks_disjoint_and_intact) {
     }
     int64_t in_use = 0;
     for (int j = 0; j < SLOTS; j++)
-        if (live[j].ptr != 0) in_use += live[j].size + HEADER;
+        if (live[j].ptr != 0) in_use += live[j].size + OVERHEAD;
     CHECK_GT(in_use, 0);
     CHECK_EQ(freelist_total_allocated(list), in_use);
     CHECK_EQ(freelist_remaining(list), CAPACITY - in_use);
@@ -478,7 +531,7 @@ TEST(freelist_random_churn_keeps_blocks_disjoint_and_intact) {
         CHECK_EQ(freelist_dealloc(list, live[j].ptr), 0);
     }
     CHECK_EQ(freelist_remaining(list), CAPACITY);
-    CHECK_EQ(freelist_largest_free_block(list), CAPACITY - HEADER);
+    CHECK_EQ(freelist_largest_free_block(list), CAPACITY - OVERHEAD);
     CHECK_EQ(freelist_free(list), 0);
 }
 
@@ -536,7 +589,7 @@ TEST(freelist_realloc_grows_shrinks_and_moves) {
     CHECK_EQ(freelist_dealloc(list, moved.ptr), 0);
     CHECK_EQ(freelist_dealloc(list, wall.ptr), 0);
     CHECK_EQ(freelist_remaining(list), 16384);
-    CHECK_EQ(freelist_largest_free_block(list), 16384 - HEADER);
+    CHECK_EQ(freelist_largest_free_block(list), 16384 - OVERHEAD);
     CHECK_EQ(freelist_free(list), 0);
 }
 

@@ -298,7 +298,9 @@ struct FreeListAllocator *freelist_new(int64_t capacity);
 
 // Allocates `layout` in O(1) (any power-of-two alignment). `size` in the
 // result is the usable size of the block (at least `layout.size`). Every
-// block carries a 16-byte header and is at least 32 bytes with it. Returns
+// block carries a 16-byte header and is at least 32 bytes with it; the
+// header's first word is the previous block's last 8 usable bytes while
+// that block is in use, so a block costs its usable size + 8. Returns
 // `{0, 0}` on failure, the allocator unchanged: `VAIS_ALLOC_E_EXHAUSTED`,
 // `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
 //

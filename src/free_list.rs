@@ -13,7 +13,7 @@
 //! heap.dealloc(b.ptr)?;
 //! // Freed neighbours merged back into one block.
 //! assert_eq!(heap.remaining(), 8192);
-//! assert_eq!(heap.largest_free_block(), 8192 - 16);
+//! assert_eq!(heap.largest_free_block(), 8192 - 8);
 //! heap.check_consistency().expect("consistent");
 //! # Ok::<(), Error>(())
 //! ```
@@ -24,20 +24,27 @@
 //! 16-aligned offset with a 16-byte header:
 //!
 //! ```text
-//!  offset b                b+8                     b+16                 b+size
-//!  | prev_size | PREV_FREE | magic | size | FREE  | payload ...          |
-//!  |        word 0         |        word 1       | (free: next, prev)   |
+//!  offset b          b+8                                b+16          b+size  +8
+//!  | prev_size       | magic | size | PREV_FREE | FREE  | payload ...  | next block's
+//!  |  word 0         |              word 1              | (free: links)| word 0
 //! ```
 //!
-//! - word 0 describes the physical predecessor: its size (0 for the first
-//!   block) and whether it is free (bit 0). It lets a free merge backwards.
+//! - word 0 is the predecessor's size, written when the predecessor is
+//!   freed, so that a free can merge backwards. It is needed only while the
+//!   predecessor is free, so while the predecessor is in use it is the last
+//!   8 bytes of the predecessor's payload (the boundary-tag layout of
+//!   dlmalloc and glibc): a block of `size` bytes gives `size - 8` usable
+//!   bytes ([`OVERHEAD`]). The buffer has 8 spare bytes past the heap for
+//!   the last block's.
 //! - word 1 describes this block: its size (a multiple of 16, at least
-//!   [`MIN_BLOCK`], below 2^40) in bits 4..40, `FREE` in bit 0, and in bits
-//!   40..64 a magic value derived from this allocator's random key, the
-//!   block's offset and its size. A pointer whose header does not carry the
+//!   [`MIN_BLOCK`], below 2^40) in bits 4..40, `FREE` in bit 0,
+//!   `PREV_FREE` (the predecessor is free) in bit 1, and in bits 40..64 a
+//!   magic value derived from this allocator's random key, the block's
+//!   offset, its size and `FREE`. A pointer whose header does not carry the
 //!   right magic was not handed out here, and a header whose size was
 //!   written over no longer matches. Headers swallowed by a merge are wiped,
-//!   so a stale pointer into a merged block is refused too.
+//!   so a stale pointer into a merged block is refused too. Word 1 never
+//!   lies in a payload.
 //! - a free block keeps the offsets of its neighbours in its class's list in
 //!   the first two payload words (hence the 32-byte minimum block).
 //!
@@ -79,7 +86,8 @@
 //!
 //! 1. Blocks tile `[0, heap_len)`; every header has the right magic, a size
 //!    that is a multiple of 16 and at least [`MIN_BLOCK`].
-//! 2. Word 0 of every block is its predecessor's size and free bit.
+//! 2. `PREV_FREE` is set exactly in the blocks whose predecessor is free,
+//!    and their word 0 is the predecessor's size.
 //! 3. No two free blocks are adjacent.
 //! 4. Every free block is in exactly the list of its class, the list links
 //!    are symmetric, and a class's bit is set iff its list is non-empty.
@@ -91,6 +99,11 @@ use crate::layout::{Allocation, Layout};
 
 /// Bytes of the header before every block's payload.
 pub const HEADER_SIZE: usize = 16;
+/// Bytes a block in use costs beyond its usable size: the header's word 1
+/// (its word 0 is the end of the predecessor's payload, see the module
+/// documentation). A block of `size` bytes has `size - OVERHEAD` usable
+/// bytes.
+pub const OVERHEAD: usize = 8;
 /// The smallest block, header included.
 pub const MIN_BLOCK: usize = 32;
 /// Granularity of block sizes and offsets.
@@ -100,9 +113,12 @@ const GRANULE: usize = 16;
 pub const MAX_CAPACITY: i64 = (1 << 40) - GRANULE as i64;
 
 const FREE: u64 = 1;
-/// The bits of word 1 below the size: `FREE`, and three that are always 0.
-const STATE_MASK: u64 = GRANULE as u64 - 1;
-const PREV_FREE: u64 = 1;
+/// Bit 1 of word 1: the predecessor is free, and word 0 is its size.
+const PREV_FREE: u64 = 2;
+/// The bits of word 1 below the size that a header check compares: `FREE`
+/// and two that are always 0 (`PREV_FREE` is left out: it changes with the
+/// predecessor, and a wrong one is caught where it is used).
+const STATE_MASK: u64 = (GRANULE as u64 - 1) & !PREV_FREE;
 const SIZE_MASK: u64 = ((1 << 40) - 1) & !(GRANULE as u64 - 1);
 const MAGIC_SHIFT: u32 = 40;
 /// The magic bits of word 1.
@@ -152,8 +168,14 @@ fn class_at_least(size: usize) -> Option<(usize, usize)> {
 /// block could.
 #[inline]
 fn block_size_for(size: usize) -> Option<usize> {
-    let total = size.checked_add(HEADER_SIZE + GRANULE - 1)? & !(GRANULE - 1);
+    let total = size.checked_add(OVERHEAD + GRANULE - 1)? & !(GRANULE - 1);
     Some(total.max(MIN_BLOCK))
+}
+
+/// The usable bytes of a block of `size` bytes.
+#[inline(always)]
+const fn usable(size: usize) -> usize {
+    size - OVERHEAD
 }
 
 /// What [`FreeList::find_block`] found: the head of the list of `class`,
@@ -205,7 +227,8 @@ impl FreeList {
         // has) rather than as uninitialised memory. Large buffers come
         // as fresh zero pages from the kernel; below glibc's mmap threshold
         // (128 KiB, rising up to 32 MiB after big frees) calloc clears them.
-        let buffer = Buffer::allocate(capacity, true)?;
+        // The last block's payload ends with the 8 bytes past the heap.
+        let buffer = Buffer::allocate(capacity + OVERHEAD, true)?;
         let key = new_key(buffer.start());
         let heap_len = capacity & !(GRANULE - 1);
         let mut list = FreeList {
@@ -222,11 +245,8 @@ impl FreeList {
             heads: [[NONE; SL_COUNT]; FL_SLOTS],
         };
         // SAFETY: the heap is a multiple of 16 of at least MIN_BLOCK bytes
-        // (checked capacity), and its first word is word 0 of block 0.
-        unsafe {
-            list.set_word(0, 0);
-            list.make_free(0, heap_len);
-        }
+        // (checked capacity).
+        unsafe { list.make_free(0, heap_len) };
         Ok(list)
     }
 
@@ -334,17 +354,38 @@ impl FreeList {
         unsafe { self.set_word(offset + 8, 0) }
     }
 
-    /// Records in the block at `offset`, if there is one (`offset` may be
-    /// `heap_len`), its predecessor's size and state.
+    /// Tells the block at `offset`, if there is one (`offset` may be
+    /// `heap_len`), that its predecessor is a free block of `prev_size`
+    /// bytes.
     ///
     /// # Safety
     /// `offset` is a multiple of 16.
     #[inline(always)]
-    unsafe fn write_prev(&mut self, offset: usize, prev_size: usize, prev_free: bool) {
+    unsafe fn set_prev_free(&mut self, offset: usize, prev_size: usize) {
         if offset < self.heap_len {
-            let word = prev_size as u64 | if prev_free { PREV_FREE } else { 0 };
-            // SAFETY: a multiple of 16 below `heap_len` (a multiple of 16).
-            unsafe { self.set_word(offset, word) };
+            // SAFETY: a multiple of 16 below `heap_len` (a multiple of 16):
+            // both header words are in the heap.
+            unsafe {
+                self.set_word(offset, prev_size as u64);
+                let word = self.word1(offset);
+                self.set_word(offset + 8, word | PREV_FREE);
+            }
+        }
+    }
+
+    /// Tells the block at `offset`, if there is one (`offset` may be
+    /// `heap_len`), that its predecessor is in use (and owns word 0).
+    ///
+    /// # Safety
+    /// `offset` is a multiple of 16.
+    #[inline(always)]
+    unsafe fn clear_prev_free(&mut self, offset: usize) {
+        if offset < self.heap_len {
+            // SAFETY: as in `set_prev_free`.
+            unsafe {
+                let word = self.word1(offset);
+                self.set_word(offset + 8, word & !PREV_FREE);
+            }
         }
     }
 
@@ -486,8 +527,9 @@ impl FreeList {
         }
     }
 
-    /// Marks `[offset, offset + size)` as one free block, lists it, and
-    /// tells its successor.
+    /// Marks `[offset, offset + size)` as one free block (whose
+    /// predecessor is in use: free blocks are never adjacent), lists it,
+    /// and tells its successor.
     ///
     /// # Safety
     /// `offset` is a multiple of 16, `offset + size <= heap_len`, and
@@ -498,7 +540,7 @@ impl FreeList {
         unsafe {
             self.write_header(offset, size, true);
             self.insert(offset, size);
-            self.write_prev(offset + size, size, true);
+            self.set_prev_free(offset + size, size);
         }
     }
 
@@ -639,20 +681,27 @@ impl FreeList {
             if gap > 0 {
                 self.make_free(offset, gap);
             }
-            Ok(self.occupy(offset + gap, size - gap, needed))
+            Ok(self.occupy(offset + gap, size - gap, needed, gap > 0))
         }
     }
 
     /// Marks the first `needed` bytes of the `size` bytes at `offset` (no
-    /// longer listed as free, successor not free) as a block in use; a tail
-    /// of at least [`MIN_BLOCK`] goes back to the free lists, a smaller one
-    /// stays in the block.
+    /// longer listed as free, successor not free, predecessor free as
+    /// `prev_free` says) as a block in use; a tail of at least
+    /// [`MIN_BLOCK`] goes back to the free lists, a smaller one stays in the
+    /// block.
     ///
     /// # Safety
     /// `offset` is a multiple of 16, `offset + size <= heap_len`, and
     /// `MIN_BLOCK <= needed <= size`, both multiples of 16.
     #[inline(always)]
-    unsafe fn occupy(&mut self, offset: usize, size: usize, needed: usize) -> Allocation {
+    unsafe fn occupy(
+        &mut self,
+        offset: usize,
+        size: usize,
+        needed: usize,
+        prev_free: bool,
+    ) -> Allocation {
         // SAFETY: the caller's promise; the tail, when split off, is a
         // multiple of 16 of at least MIN_BLOCK ending where the block did.
         let used = unsafe {
@@ -660,15 +709,16 @@ impl FreeList {
                 self.make_free(offset + needed, size - needed);
                 needed
             } else {
+                self.clear_prev_free(offset + size);
                 size
             };
-            self.write_header(offset, used, false);
-            self.write_prev(offset + used, used, false);
+            let word = self.header(offset, used, false) | if prev_free { PREV_FREE } else { 0 };
+            self.set_word(offset + 8, word);
             used
         };
         self.allocated += used;
         let payload = self.buffer.start() + offset + HEADER_SIZE;
-        Allocation::new(payload, used - HEADER_SIZE)
+        Allocation::new(payload, usable(used))
     }
 
     /// Resizes the block at `address` to `layout`, keeping the first
@@ -681,7 +731,7 @@ impl FreeList {
             return self.alloc(layout);
         }
         let checked = layout.check()?;
-        let (offset, size, _) = self.validate(address)?;
+        let (offset, size, prev_size) = self.validate(address)?;
         let needed = block_size_for(checked.size).ok_or(Error::Exhausted)?;
         let next = offset + size;
         let next_size = self.free_block_size(next as u64).unwrap_or(0);
@@ -695,11 +745,11 @@ impl FreeList {
                     self.wipe_header(next);
                 }
                 self.allocated = self.allocated.saturating_sub(size);
-                return Ok(self.occupy(offset, size + next_size, needed));
+                return Ok(self.occupy(offset, size + next_size, needed, prev_size > 0));
             }
         }
         let moved = self.alloc(layout)?;
-        let keep = (size - HEADER_SIZE).min(checked.size);
+        let keep = usable(size).min(checked.size);
         self.buffer.copy(address as usize, moved.ptr as usize, keep);
         if let Err(error) = self.dealloc(address) {
             // Only a caller's scribble on freed memory gets here: list
@@ -715,10 +765,12 @@ impl FreeList {
     /// The offset and size of the in-use block whose payload starts at
     /// `address`, and the size of its predecessor if that is free (else 0),
     /// after checking everything a free relies on: the header's magic,
-    /// state and size, the successor's record of it, and a free
-    /// predecessor's header. (When word 0 and the predecessor's header
-    /// disagree, which only a stray write can cause, the free is refused:
-    /// which of the two was written over cannot be told.)
+    /// state and size, and a free predecessor's header. (When word 0 and
+    /// the predecessor's header disagree, which only a stray write can
+    /// cause, the free is refused: which of the two was written over cannot
+    /// be told. A `PREV_FREE` set by a stray write is refused the same way:
+    /// the only block that ends where this one starts is the predecessor,
+    /// and its header is not free.)
     #[inline(always)]
     fn validate(&self, address: i64) -> Result<(usize, usize, usize), Error> {
         let offset = (address as usize).wrapping_sub(self.buffer.start() + HEADER_SIZE);
@@ -736,19 +788,12 @@ impl FreeList {
                 Error::ForeignPointer
             });
         }
-        // The successor must record this block as its in-use predecessor.
-        let next = offset + size;
-        // SAFETY: `next` is a multiple of 16 below `heap_len`.
-        if next < self.heap_len && unsafe { self.word(next) } != size as u64 {
-            return Err(Error::ForeignPointer);
+        if word & PREV_FREE == 0 {
+            return Ok((offset, size, 0));
         }
         // A free predecessor must be where word 0 says, and say so itself.
         // SAFETY: word 0 of a block below `heap_len`.
-        let prev = unsafe { self.word(offset) };
-        if prev & PREV_FREE == 0 {
-            return Ok((offset, size, 0));
-        }
-        let prev_size = (prev & SIZE_MASK) as usize;
+        let prev_size = (unsafe { self.word(offset) } & SIZE_MASK) as usize;
         if prev_size > offset || prev_size < MIN_BLOCK {
             return Err(Error::ForeignPointer);
         }
@@ -814,7 +859,7 @@ impl FreeList {
         // `find_block`), so its size is the limit.
         self.top_class()
             .and_then(|class| self.free_block_size(self.head(class)))
-            .map_or(0, |size| size - HEADER_SIZE)
+            .map_or(0, usable)
     }
 
     /// Releases the buffer; the allocator stays valid, empty, capacity 0.
@@ -848,9 +893,16 @@ impl FreeList {
             if size < MIN_BLOCK || size % GRANULE != 0 || size > self.heap_len - offset {
                 return Err(format!("block {offset}: bad size {size}"));
             }
+            if (word & PREV_FREE != 0) != prev_free {
+                return Err(format!(
+                    "block {offset}: PREV_FREE disagrees with its predecessor"
+                ));
+            }
             let prev_word = self.buffer.read_word(offset);
-            if prev_word != prev_size as u64 | u64::from(prev_free) {
-                return Err(format!("block {offset}: word 0 {prev_word:#x}, predecessor {prev_size} free={prev_free}"));
+            if prev_free && prev_word != prev_size as u64 {
+                return Err(format!(
+                    "block {offset}: word 0 {prev_word:#x}, free predecessor {prev_size}"
+                ));
             }
             if free && prev_free {
                 return Err(format!("block {offset}: two adjacent free blocks"));
@@ -997,7 +1049,7 @@ mod tests {
         list.dealloc(a4.ptr).unwrap();
         check(&list);
         assert_eq!((list.remaining(), list.total_allocated()), (8192, 0));
-        assert_eq!(list.largest_free_block(), 8192 - 16);
+        assert_eq!(list.largest_free_block(), 8192 - OVERHEAD);
     }
 
     #[test]
@@ -1010,7 +1062,7 @@ mod tests {
             live.push(a);
             check(&list);
         }
-        let in_use: i64 = live.iter().map(|a| a.size + 16).sum();
+        let in_use: i64 = live.iter().map(|a| a.size + OVERHEAD as i64).sum();
         assert_eq!(
             list.total_allocated() as i64,
             in_use,
@@ -1020,7 +1072,7 @@ mod tests {
             list.dealloc(a.ptr).unwrap();
             check(&list);
         }
-        assert_eq!(list.largest_free_block(), (1 << 20) - 16);
+        assert_eq!(list.largest_free_block(), (1 << 20) - OVERHEAD);
     }
 
     #[test]
@@ -1108,7 +1160,7 @@ mod tests {
             while let Ok(a) = list.alloc(Layout::new(16, 8)) {
                 for b in &got {
                     assert!(
-                        a.ptr + a.size <= b.ptr - 16 || b.ptr + b.size <= a.ptr - 16,
+                        disjoint(&a, b),
                         "{a:?} overlaps {b:?} (hostile {hostile:#x})"
                     );
                 }
@@ -1144,7 +1196,7 @@ mod tests {
         assert_eq!(list.alloc(Layout::new(8, 1 << 62)), Err(Error::Exhausted));
         assert_eq!(list.alloc(Layout::new(-1, 8)), Err(Error::InvalidLayout));
         let all = list.alloc(Layout::new(240, 8)).unwrap();
-        assert_eq!(all.size, 240);
+        assert_eq!(all.size, 256 - OVERHEAD as i64, "the whole heap");
         assert_eq!(list.alloc(Layout::new(0, 1)), Err(Error::Exhausted));
         assert_eq!(list.largest_free_block(), 0);
         check(&list);
@@ -1203,10 +1255,11 @@ mod tests {
         check(&list);
     }
 
-    /// Whether two allocations (blocks with their 16-byte headers) are
-    /// disjoint.
+    /// Whether two allocations are disjoint: their usable bytes, and the
+    /// header word before each (word 0 is the predecessor's last word).
     fn disjoint(a: &Allocation, b: &Allocation) -> bool {
-        a.ptr + a.size <= b.ptr - 16 || b.ptr + b.size <= a.ptr - 16
+        let overhead = OVERHEAD as i64;
+        a.ptr + a.size <= b.ptr - overhead || b.ptr + b.size <= a.ptr - overhead
     }
 
     /// Writes `value` at `address` (inside a list's buffer), as a caller's
@@ -1253,7 +1306,7 @@ mod tests {
 
     #[test]
     fn a_flipped_state_bit_in_a_live_header_is_not_taken_for_free() {
-        for flip in [FREE, 2, 4, 8] {
+        for flip in [FREE, 4, 8] {
             let mut list = FreeList::new(4096).unwrap();
             let a = list.alloc(Layout::new(16, 8)).unwrap();
             let b = list.alloc(Layout::new(48, 8)).unwrap();
@@ -1267,6 +1320,70 @@ mod tests {
             assert!(disjoint(&c, &b) && disjoint(&c, &w), "{flip}: {c:?}");
             assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer));
         }
+    }
+
+    #[test]
+    fn a_set_prev_free_bit_with_a_live_predecessor_is_refused() {
+        let mut list = FreeList::new(4096).unwrap();
+        let a = list.alloc(Layout::new(24, 8)).unwrap();
+        let b = list.alloc(Layout::new(40, 8)).unwrap();
+        let w = list.alloc(Layout::new(24, 8)).unwrap();
+        // a's last word is b's word 0: make it look like a free block's size.
+        scribble(a.ptr + a.size - 8, 32u64);
+        // SAFETY: b's header lies inside the list's buffer.
+        let low = unsafe { ((b.ptr - 8) as usize as *const u8).read() };
+        scribble(b.ptr - 8, low | PREV_FREE as u8);
+        let before = (list.total_allocated(), list.largest_free_block());
+        assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer));
+        assert_eq!((list.total_allocated(), list.largest_free_block()), before);
+        scribble(b.ptr - 8, low);
+        for x in [a, b, w] {
+            list.dealloc(x.ptr).unwrap();
+        }
+        check(&list);
+        assert_eq!(list.remaining(), 4096);
+    }
+
+    #[test]
+    fn every_usable_byte_belongs_to_the_caller() {
+        // Fill the whole usable size of every block (the last word of each
+        // is its successor's word 0, the last block's is past the heap),
+        // free every other one, reuse, and check that nothing was disturbed.
+        let mut list = FreeList::new(1 << 14).unwrap();
+        let mut live = vec![];
+        let mut size = 1;
+        while let Ok(a) = list.alloc(Layout::new(size, 8)) {
+            live.push((a, live.len() as u8));
+            size = size * 7 % 500 + 1;
+        }
+        let fill = |a: &Allocation, tag: u8| {
+            // SAFETY: `a`'s usable bytes lie in the list's buffer.
+            unsafe { std::ptr::write_bytes(a.ptr as usize as *mut u8, tag, a.size as usize) }
+        };
+        let intact = |a: &Allocation, tag: u8| {
+            // SAFETY: as for `fill`.
+            let bytes =
+                unsafe { std::slice::from_raw_parts(a.ptr as usize as *const u8, a.size as usize) };
+            bytes.iter().all(|&b| b == tag)
+        };
+        for (a, tag) in &live {
+            fill(a, *tag);
+        }
+        check(&list);
+        for (a, _) in live.iter().step_by(2) {
+            list.dealloc(a.ptr).unwrap();
+        }
+        check(&list);
+        let kept: Vec<_> = live.iter().skip(1).step_by(2).copied().collect();
+        while let Ok(a) = list.alloc(Layout::new(20, 8)) {
+            fill(&a, 0xEE);
+        }
+        check(&list);
+        for (a, tag) in &kept {
+            assert!(intact(a, *tag), "{a:?}");
+            list.dealloc(a.ptr).unwrap();
+        }
+        check(&list);
     }
 
     #[test]

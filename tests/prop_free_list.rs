@@ -1,8 +1,13 @@
 //! Model-based tests of the free-list (segregated fit) allocator.
 //!
 //! The model keeps the live allocations. `total_allocated` must be the sum
-//! of `usable size + 16` (header) over them, `remaining` must be `capacity -
-//! total_allocated`, and `check_consistency()` must pass after every step.
+//! of `usable size + 8` (`OVERHEAD`: the header word before the payload;
+//! the header's other word is the end of the predecessor's payload) over
+//! them, `remaining` must be `capacity - total_allocated`, and
+//! `check_consistency()` must pass after every step. Each live block owns
+//! `[ptr - 8, ptr + usable)`: these spans must be disjoint and inside
+//! `[start + 8, start + heap + 8)` (the heap is the capacity rounded down to
+//! 16; the buffer has 8 spare bytes past it for the last block).
 //!
 //! Whether a request fits depends on fragmentation, which the model does
 //! not track; it is judged against `largest_free_block()` read just before
@@ -26,7 +31,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 use std::collections::BTreeMap;
-use vais_alloc::free_list::{FreeList, HEADER_SIZE, MIN_BLOCK};
+use vais_alloc::free_list::{FreeList, HEADER_SIZE, MIN_BLOCK, OVERHEAD};
 use vais_alloc::{Error, Layout};
 
 #[derive(Clone, Debug)]
@@ -93,10 +98,30 @@ fn large_op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The block size serving `size` payload bytes: header included, rounded
+/// The block size serving `size` payload bytes: overhead included, rounded
 /// to 16, at least the minimum block (module docs).
 fn block_size_for(size: u128) -> u128 {
-    ((size + HEADER_SIZE as u128).div_ceil(16) * 16).max(MIN_BLOCK as u128)
+    ((size + OVERHEAD as u128).div_ceil(16) * 16).max(MIN_BLOCK as u128)
+}
+
+/// The bytes a live block owns: the header word before its payload, and
+/// its usable bytes.
+fn span(ptr: usize, usable: usize, id: u64) -> Span {
+    Span {
+        start: ptr - OVERHEAD,
+        end: ptr + usable,
+        id,
+    }
+}
+
+/// Checks that `span` lies where blocks' spans may: the heap (`capacity`
+/// rounded down to 16) shifted by `OVERHEAD`.
+fn check_in_heap(span: Span, start: usize, capacity: usize) -> Result<(), TestCaseError> {
+    check_inside(
+        span,
+        start + OVERHEAD,
+        start + capacity / 16 * 16 + OVERHEAD,
+    )
 }
 
 #[derive(Debug)]
@@ -121,7 +146,7 @@ impl Model {
     fn total(&self) -> usize {
         self.live
             .values()
-            .map(|&(size, _, _)| size + HEADER_SIZE)
+            .map(|&(size, _, _)| size + OVERHEAD)
             .sum()
     }
 
@@ -134,7 +159,9 @@ impl Model {
         if self.dropped || largest == 0 || size > largest {
             return Expect::Fail(Error::Exhausted);
         }
-        if align <= 16 || block_size_for(size) + align + MIN_BLOCK as u128 <= largest + 16 {
+        if align <= 16
+            || block_size_for(size) + align + MIN_BLOCK as u128 <= largest + OVERHEAD as u128
+        {
             Expect::Succeed
         } else {
             Expect::Either
@@ -174,18 +201,12 @@ impl Model {
         let total = self.total();
         prop_assert_eq!(list.total_allocated(), total);
         prop_assert_eq!(list.remaining(), capacity - total);
-        prop_assert!(
-            list.largest_free_block() + HEADER_SIZE <= (capacity - total).max(HEADER_SIZE)
-        );
+        prop_assert!(list.largest_free_block() + OVERHEAD <= (capacity - total).max(OVERHEAD));
         let mut spans = Vec::with_capacity(self.live.len());
         for (&ptr, &(size, filled, id)) in &self.live {
-            // The header is part of the block: no other block may use it.
-            let span = Span {
-                start: ptr - HEADER_SIZE,
-                end: ptr + size,
-                id,
-            };
-            check_inside(span, self.start, self.start + capacity)?;
+            // The header word is part of the block: no other block may use it.
+            let span = span(ptr, size, id);
+            check_in_heap(span, self.start, capacity)?;
             spans.push(span);
             // SAFETY: a live allocation inside the buffer (checked).
             unsafe { verify(ptr as *const u8, filled, id)? };
@@ -237,10 +258,13 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                         let usable = a.size as usize;
                         prop_assert_eq!(ptr % align as usize, 0, "step {}: {:?}", step, layout);
                         prop_assert!(a.size >= size, "step {}: {:?} gave {:?}", step, layout, a);
-                        // No gross waste: at most a rounding granule and
-                        // a remainder too small to split off.
+                        // No waste beyond the block size the request
+                        // needs and a remainder too small to split off (a
+                        // multiple of 16 below MIN_BLOCK).
                         prop_assert!(
-                            usable <= (size as usize).div_ceil(16) * 16 + MIN_BLOCK,
+                            usable as u128
+                                <= block_size_for(size as u128)
+                                    + (MIN_BLOCK - 16 - OVERHEAD) as u128,
                             "step {}: {:?} gave {} usable bytes",
                             step,
                             layout,
@@ -248,15 +272,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                         );
                         prop_assert!(!model.live.contains_key(&ptr));
                         let id = step as u64;
-                        check_inside(
-                            Span {
-                                start: ptr - HEADER_SIZE,
-                                end: ptr + usable,
-                                id,
-                            },
-                            model.start,
-                            model.start + model.capacity,
-                        )?;
+                        check_in_heap(span(ptr, usable, id), model.start, model.capacity)?;
                         let filled = if fill_all { usable } else { size as usize }.min(fill_limit);
                         // SAFETY: inside the buffer (checked above).
                         unsafe { fill(ptr as *mut u8, filled, id) };
@@ -403,7 +419,7 @@ proptest! {
                 Ok(a) => {
                     let (ptr, usable) = (a.ptr as usize, a.size as usize);
                     let id = live.len() as u64;
-                    check_inside(Span { start: ptr - HEADER_SIZE, end: ptr + usable, id }, start, start + capacity)?;
+                    check_in_heap(span(ptr, usable, id), start, capacity)?;
                     prop_assert_eq!(ptr % align as usize, 0);
                     // SAFETY: inside the buffer (checked above).
                     unsafe { fill(ptr as *mut u8, usable, id) };
@@ -432,11 +448,11 @@ proptest! {
         }
         prop_assert_eq!(list.largest_free_block(), 0, "a full heap has no free block");
         prop_assert_eq!(list.remaining(), capacity % 16, "only the tail below one granule is left");
-        let total: usize = live.iter().map(|&(_, usable, _)| usable + HEADER_SIZE).sum();
+        let total: usize = live.iter().map(|&(_, usable, _)| usable + OVERHEAD).sum();
         prop_assert_eq!(list.total_allocated(), total);
         check_disjoint(
             live.iter()
-                .map(|&(ptr, usable, id)| Span { start: ptr - HEADER_SIZE, end: ptr + usable, id })
+                .map(|&(ptr, usable, id)| span(ptr, usable, id))
                 .collect(),
         )?;
 
@@ -460,7 +476,7 @@ proptest! {
         prop_assert_eq!(list.total_allocated(), 0);
         prop_assert_eq!(list.remaining(), capacity);
         let largest = list.largest_free_block();
-        prop_assert_eq!(largest, capacity / 16 * 16 - HEADER_SIZE, "one free block over the heap");
+        prop_assert_eq!(largest, capacity / 16 * 16 - OVERHEAD, "one free block over the heap");
         let all = list.alloc(Layout::new(largest as i64, 8));
         prop_assert!(all.is_ok(), "alloc of largest_free_block() = {} failed: {:?}", largest, all);
         let all = all.unwrap();
