@@ -123,9 +123,12 @@ const SIZE_MASK: u64 = ((1 << 40) - 1) & !(GRANULE as u64 - 1);
 const MAGIC_SHIFT: u32 = 40;
 /// The magic bits of word 1.
 const MAGIC_MASK: u64 = !0 << MAGIC_SHIFT;
-/// The bits of the magic taken from the block's index (the top bit is
-/// always set).
+/// The bits of the magic taken from the block's offset and size (the top
+/// bit is always set).
 const MAGIC_INDEX_MASK: u64 = ((1 << 23) - 1) << MAGIC_SHIFT;
+/// Odd (so the multiply loses no bit of `offset ^ size`), with its bits
+/// well mixed: 2^64 over the golden ratio.
+const MAGIC_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 const NONE: u64 = u64::MAX;
 
 const SL_LOG2: u32 = 4;
@@ -199,8 +202,8 @@ pub struct FreeList {
     /// Bytes of blocks in use, headers included.
     allocated: usize,
     /// Magic bits (40..64) shared by every header of this allocator: the
-    /// low 23 bits of a random per-allocator key, and bit 63 set (the
-    /// block's offset and size are xored in).
+    /// low 23 bits of a random per-allocator key, and bit 63 set (a mix
+    /// of the block's offset and size is xored in).
     magic_base: u64,
     /// The same for free blocks: the state is part of the magic too, so
     /// that flipping `FREE` alone makes a header invalid rather than free.
@@ -246,7 +249,7 @@ impl FreeList {
         };
         // SAFETY: the heap is a multiple of 16 of at least MIN_BLOCK bytes
         // (checked capacity).
-        unsafe { list.make_free(0, heap_len) };
+        unsafe { list.make_free(0, heap_len, true) };
         Ok(list)
     }
 
@@ -293,10 +296,13 @@ impl FreeList {
     /// They cover the block's position and its size: a header moved
     /// elsewhere, or whose size bits were written over (any change within
     /// one byte, for instance), no longer matches, so a scribbled size can
-    /// never make a block reach over its neighbours. The key is already
-    /// well mixed, so xors suffice (no multiply on the hot paths): bits
-    /// 4..27 of `offset ^ size ^ (size >> 23)` (the size's bits above 27
-    /// folded down) move to bits 40..63.
+    /// never make a block reach over its neighbours. `offset ^ size` is
+    /// spread over bits 40..62 by one multiply by an odd constant (every
+    /// bit of the product's top bits depends on every lower bit of
+    /// `offset ^ size`, so any change of the size, up to bit 39, changes
+    /// them, bar a 2^-23 chance), and the key is xored in; bit 63 is always
+    /// set. One multiply costs fewer instructions than the shifts and xors
+    /// that folded the size's high bits in before.
     #[inline(always)]
     fn magic(&self, offset: usize, size: usize, free: bool) -> u64 {
         let base = if free {
@@ -304,7 +310,7 @@ impl FreeList {
         } else {
             self.magic_base
         };
-        (((offset ^ size ^ (size >> 23)) >> 4) as u64) << MAGIC_SHIFT ^ base
+        ((offset ^ size) as u64).wrapping_mul(MAGIC_MULTIPLIER) & MAGIC_INDEX_MASK ^ base
     }
 
     /// Word 1 of a block at `offset` of `size` bytes.
@@ -356,19 +362,24 @@ impl FreeList {
 
     /// Tells the block at `offset`, if there is one (`offset` may be
     /// `heap_len`), that its predecessor is a free block of `prev_size`
-    /// bytes.
+    /// bytes. `flagged`: its `PREV_FREE` is set already (its old
+    /// predecessor was free too, or its word 1 is about to be written
+    /// whole), so only word 0 is written: no read of a header that may be
+    /// far from anything the caller touched.
     ///
     /// # Safety
     /// `offset` is a multiple of 16.
     #[inline(always)]
-    unsafe fn set_prev_free(&mut self, offset: usize, prev_size: usize) {
+    unsafe fn set_prev_free(&mut self, offset: usize, prev_size: usize, flagged: bool) {
         if offset < self.heap_len {
             // SAFETY: a multiple of 16 below `heap_len` (a multiple of 16):
             // both header words are in the heap.
             unsafe {
                 self.set_word(offset, prev_size as u64);
-                let word = self.word1(offset);
-                self.set_word(offset + 8, word | PREV_FREE);
+                if !flagged {
+                    let word = self.word1(offset);
+                    self.set_word(offset + 8, word | PREV_FREE);
+                }
             }
         }
     }
@@ -529,18 +540,19 @@ impl FreeList {
 
     /// Marks `[offset, offset + size)` as one free block (whose
     /// predecessor is in use: free blocks are never adjacent), lists it,
-    /// and tells its successor.
+    /// and tells its successor (`flagged` as for
+    /// [`FreeList::set_prev_free`]).
     ///
     /// # Safety
     /// `offset` is a multiple of 16, `offset + size <= heap_len`, and
     /// `size` is a multiple of 16 and at least `MIN_BLOCK`.
     #[inline(always)]
-    unsafe fn make_free(&mut self, offset: usize, size: usize) {
+    unsafe fn make_free(&mut self, offset: usize, size: usize, flagged: bool) {
         // SAFETY: the caller's promise covers all three.
         unsafe {
             self.write_header(offset, size, true);
             self.insert(offset, size);
-            self.set_prev_free(offset + size, size);
+            self.set_prev_free(offset + size, size, flagged);
         }
     }
 
@@ -678,18 +690,20 @@ impl FreeList {
             // Payloads are 16-aligned; a larger alignment may need a
             // leading gap, which goes back to the free lists as a block of
             // its own.
+            // (Its successor's word 1 is written whole by `occupy`.)
             if gap > 0 {
-                self.make_free(offset, gap);
+                self.make_free(offset, gap, true);
             }
-            Ok(self.occupy(offset + gap, size - gap, needed, gap > 0))
+            // The block was free, so its successor's PREV_FREE is set.
+            Ok(self.occupy(offset + gap, size - gap, needed, gap > 0, true))
         }
     }
 
     /// Marks the first `needed` bytes of the `size` bytes at `offset` (no
     /// longer listed as free, successor not free, predecessor free as
-    /// `prev_free` says) as a block in use; a tail of at least
-    /// [`MIN_BLOCK`] goes back to the free lists, a smaller one stays in the
-    /// block.
+    /// `prev_free` says, successor's `PREV_FREE` as `flagged` says) as a
+    /// block in use; a tail of at least [`MIN_BLOCK`] goes back to the free
+    /// lists, a smaller one stays in the block.
     ///
     /// # Safety
     /// `offset` is a multiple of 16, `offset + size <= heap_len`, and
@@ -701,15 +715,18 @@ impl FreeList {
         size: usize,
         needed: usize,
         prev_free: bool,
+        flagged: bool,
     ) -> Allocation {
         // SAFETY: the caller's promise; the tail, when split off, is a
         // multiple of 16 of at least MIN_BLOCK ending where the block did.
         let used = unsafe {
             let used = if size - needed >= MIN_BLOCK {
-                self.make_free(offset + needed, size - needed);
+                self.make_free(offset + needed, size - needed, flagged);
                 needed
             } else {
-                self.clear_prev_free(offset + size);
+                if flagged {
+                    self.clear_prev_free(offset + size);
+                }
                 size
             };
             let word = self.header(offset, used, false) | if prev_free { PREV_FREE } else { 0 };
@@ -745,7 +762,13 @@ impl FreeList {
                     self.wipe_header(next);
                 }
                 self.allocated = self.allocated.saturating_sub(size);
-                return Ok(self.occupy(offset, size + next_size, needed, prev_size > 0));
+                return Ok(self.occupy(
+                    offset,
+                    size + next_size,
+                    needed,
+                    prev_size > 0,
+                    next_size > 0,
+                ));
             }
         }
         let moved = self.alloc(layout)?;
@@ -830,12 +853,18 @@ impl FreeList {
                 size += prev_size;
             }
             let next = offset + size;
-            if let Some(next_size) = self.free_block_size(next as u64) {
-                self.remove(next, class_of(next_size));
-                self.wipe_header(next);
-                size += next_size;
-            }
-            self.make_free(offset, size);
+            let merged = match self.free_block_size(next as u64) {
+                Some(next_size) => {
+                    self.remove(next, class_of(next_size));
+                    self.wipe_header(next);
+                    size += next_size;
+                    true
+                }
+                None => false,
+            };
+            // After a merge with a free successor, the new successor's
+            // PREV_FREE is set already.
+            self.make_free(offset, size, merged);
         }
         Ok(())
     }
