@@ -65,8 +65,6 @@ pub struct Stack {
     /// The per-stack key of the check bits, and their lowest bit.
     key: u64,
     check_shift: u32,
-    /// Number of live allocations.
-    depth: usize,
 }
 
 impl Stack {
@@ -88,7 +86,6 @@ impl Stack {
             check_mask: !0 << check_shift,
             link_mask: !(!0 << check_shift) & !7,
             check_shift,
-            depth: 0,
         })
     }
 
@@ -131,7 +128,6 @@ impl Stack {
         unsafe { self.buffer.write_word_unchecked(header, word) };
         self.link = header + HEADER_SIZE;
         self.top = new_top;
-        self.depth += 1;
         Ok(Allocation::new(payload, layout.size))
     }
 
@@ -141,7 +137,21 @@ impl Stack {
         if self.link == 0 {
             return Err(Error::Empty);
         }
-        let header = self.link - HEADER_SIZE;
+        let (link, top) = self.undo(self.link);
+        self.link = link;
+        self.top = self.buffer.start() + top;
+        Ok(())
+    }
+
+    /// What popping the allocation whose header ends at `link` (nonzero)
+    /// restores: the link and the top offset before it. A header whose
+    /// check bits do not match, or whose link does not lead below itself,
+    /// was written over: then the top goes back to the header (at or above
+    /// everything still live) and the link to 0 (what lies below is
+    /// forgotten).
+    #[inline(always)]
+    fn undo(&self, link: usize) -> (usize, usize) {
+        let header = link - HEADER_SIZE;
         // SAFETY: `link` is nonzero here, and only ever set by `alloc` to a
         // header's offset + 8, at most the capacity, or to a link read from
         // a header and checked to be at most that header's offset (below);
@@ -159,29 +169,15 @@ impl Stack {
             || previous > header
             || (low != 0 && header < 8)
         {
-            // Written over: the previous top and link are lost. Leave the
-            // top at this header (at or above everything still live) and
-            // forget what lies below.
-            self.link = 0;
-            self.top = self.buffer.start() + header;
-            self.depth = 0;
-            return Ok(());
+            return (0, header);
         }
-        self.link = previous;
-        self.top = self.buffer.start() + if low == 0 { header } else { header - 8 + low };
-        self.depth = if previous == 0 {
-            0
-        } else {
-            self.depth.saturating_sub(1)
-        };
-        Ok(())
+        (previous, if low == 0 { header } else { header - 8 + low })
     }
 
     /// Pops everything.
     pub fn reset(&mut self) {
         self.top = self.buffer.start();
         self.link = 0;
-        self.depth = 0;
     }
 
     /// Bytes above the top (`capacity - top`).
@@ -189,9 +185,19 @@ impl Stack {
         self.end - self.top
     }
 
-    /// Number of live allocations.
+    /// Number of live allocations: how many pops succeed before `Empty`.
+    /// It walks the headers (O(depth)), so that pushes and pops do not
+    /// keep a count.
     pub fn depth(&self) -> usize {
-        self.depth
+        let mut depth = 0;
+        let mut link = self.link;
+        // Each step leads strictly down (a link is at most its header's
+        // offset, 8 below the link that led there), so this ends.
+        while link != 0 {
+            depth += 1;
+            link = self.undo(link).0;
+        }
+        depth
     }
 
     /// Releases the buffer; the stack stays valid, empty, capacity 0.
@@ -253,6 +259,8 @@ mod tests {
             // bytes below its payload, here directly below).
             // SAFETY: the header lies inside the stack's buffer.
             unsafe { ((ptrs[3] - 8) as usize as *mut u64).write(garbage) };
+            // Only the scribbled allocation can still be popped.
+            assert_eq!(stack.depth(), 1, "garbage {garbage:#x}");
             let mut pops = 0;
             while stack.pop().is_ok() {
                 pops += 1;
@@ -266,6 +274,25 @@ mod tests {
             stack.reset();
             assert_eq!(stack.remaining(), 4096);
         }
+    }
+
+    #[test]
+    fn depth_counts_the_pops_that_succeed() {
+        let mut stack = Stack::new(4096).unwrap();
+        let mut ptrs = vec![];
+        for n in 1..=6 {
+            ptrs.push(stack.alloc(Layout::new(8 * n, 8)).unwrap().ptr);
+            assert_eq!(stack.depth(), n as usize);
+        }
+        // Scribble the third allocation's header: pops 6, 5, 4 and 3
+        // succeed (3 forgets 2 and 1), then the stack is empty.
+        // SAFETY: the header lies inside the stack's buffer.
+        unsafe { ((ptrs[2] - 8) as usize as *mut u64).write(0x1234_5678) };
+        for left in (0..4).rev() {
+            stack.pop().unwrap();
+            assert_eq!(stack.depth(), left);
+        }
+        assert_eq!(stack.pop(), Err(Error::Empty));
     }
 
     #[test]
