@@ -405,8 +405,9 @@ int64_t stack_reset(struct StackAllocator *stack);
 // `stack` must be NULL or a live handle.
 int64_t stack_remaining(struct StackAllocator *stack);
 
-// Returns the number of live allocations, or a negative error code for a
-// bad handle.
+// Returns the number of live allocations (how many `stack_pop` calls will
+// succeed), or a negative error code for a bad handle. It walks the
+// headers, O(depth): pushes and pops keep no count.
 //
 // # Safety
 // `stack` must be NULL or a live handle.

@@ -79,8 +79,9 @@ pub unsafe extern "C" fn stack_remaining(stack: *mut StackAllocator) -> i64 {
     finish(unsafe { core_of(stack) }.map(|stack| to_i64(stack.remaining())))
 }
 
-/// Returns the number of live allocations, or a negative error code for a
-/// bad handle.
+/// Returns the number of live allocations (how many `stack_pop` calls will
+/// succeed), or a negative error code for a bad handle. It walks the
+/// headers, O(depth): pushes and pops keep no count.
 ///
 /// # Safety
 /// `stack` must be NULL or a live handle.
