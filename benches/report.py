@@ -430,8 +430,8 @@ STEPS [ROUNDS]`.
   or less skip the alignment-gap arithmetic. What remains is the
   checking rlsf does not do (rlsf trusts every pointer it is given: a double
   free corrupts its heap): the header of every freed block (magic covering
-  offset and size, state, size against the heap), the successor's record of
-  it, a free predecessor's header, the header of every block handed out or
+  offset and size, state, size against the heap), a free predecessor's
+  header, the header of every block handed out or
   merged, and the range of every list link read from freed memory. The
   magic's coverage of the size costs ~15 instructions a step (a header with
   a scribbled size used to be able to reach over live blocks).

@@ -68,13 +68,15 @@
 //!
 //! Headers are checked before use: the magic (which covers the offset and
 //! the size), the state, and the size against the heap; a free also checks
-//! the successor's record of the block and a free predecessor's header.
+//! a free predecessor's header against word 0.
 //! List links live in freed memory, which a buggy caller may scribble on:
 //! a link is followed only when it leaves room for a block before the end
 //! of the heap, and a block is handed out or merged only after its own
 //! header is checked. A stray write into freed memory or into a header can
 //! therefore hide free blocks, or make a block impossible to free (its
-//! free is refused); the list updates' stores through a corrupted link land
+//! free is refused: a write over the whole old payload of a freed block
+//! reaches its successor's word 0, and the successor's free is then
+//! refused); the list updates' stores through a corrupted link land
 //! somewhere in the heap, possibly in live data or another header, which
 //! is then refused in turn. It never makes two allocations overlap (short
 //! of forging a magic, which takes this allocator's key), never reaches
@@ -117,18 +119,16 @@ const FREE: u64 = 1;
 const PREV_FREE: u64 = 2;
 /// The bits of word 1 below the size that a header check compares: `FREE`
 /// and two that are always 0 (`PREV_FREE` is left out: it changes with the
-/// predecessor, and a wrong one is caught where it is used).
+/// predecessor. One set by a stray write is refused where it is used, see
+/// `validate`; one cleared by a stray write only keeps a merge from
+/// happening).
 const STATE_MASK: u64 = (GRANULE as u64 - 1) & !PREV_FREE;
 const SIZE_MASK: u64 = ((1 << 40) - 1) & !(GRANULE as u64 - 1);
 const MAGIC_SHIFT: u32 = 40;
 /// The magic bits of word 1.
 const MAGIC_MASK: u64 = !0 << MAGIC_SHIFT;
-/// The bits of the magic taken from the block's offset and size (the top
-/// bit is always set).
+/// The bits of the magic taken from the key (the top bit is always set).
 const MAGIC_INDEX_MASK: u64 = ((1 << 23) - 1) << MAGIC_SHIFT;
-/// Odd (so the multiply loses no bit of `offset ^ size`), with its bits
-/// well mixed: 2^64 over the golden ratio.
-const MAGIC_MULTIPLIER: u64 = 0x9E37_79B9_7F4A_7C15;
 const NONE: u64 = u64::MAX;
 
 const SL_LOG2: u32 = 4;
@@ -202,8 +202,8 @@ pub struct FreeList {
     /// Bytes of blocks in use, headers included.
     allocated: usize,
     /// Magic bits (40..64) shared by every header of this allocator: the
-    /// low 23 bits of a random per-allocator key, and bit 63 set (a mix
-    /// of the block's offset and size is xored in).
+    /// low 23 bits of a random per-allocator key, and bit 63 set (the
+    /// block's offset and size are xored in).
     magic_base: u64,
     /// The same for free blocks: the state is part of the magic too, so
     /// that flipping `FREE` alone makes a header invalid rather than free.
@@ -296,13 +296,13 @@ impl FreeList {
     /// They cover the block's position and its size: a header moved
     /// elsewhere, or whose size bits were written over (any change within
     /// one byte, for instance), no longer matches, so a scribbled size can
-    /// never make a block reach over its neighbours. `offset ^ size` is
-    /// spread over bits 40..62 by one multiply by an odd constant (every
-    /// bit of the product's top bits depends on every lower bit of
-    /// `offset ^ size`, so any change of the size, up to bit 39, changes
-    /// them, bar a 2^-23 chance), and the key is xored in; bit 63 is always
-    /// set. One multiply costs fewer instructions than the shifts and xors
-    /// that folded the size's high bits in before.
+    /// never make a block reach over its neighbours. Bits 4..27 of
+    /// `offset ^ size ^ (size >> 23)` (the size's bits above 27 folded
+    /// down) move to bits 40..63, over the key: for a fixed offset this is
+    /// one-to-one on every size below 2^28, so any change to such a size is
+    /// caught, whatever the key. (A multiply by a constant would save a few
+    /// instructions but is not one-to-one: a review found a 3-byte write
+    /// turning a size of 48 into 0xE3D1E0 that kept the magic, for any key.)
     #[inline(always)]
     fn magic(&self, offset: usize, size: usize, free: bool) -> u64 {
         let base = if free {
@@ -310,7 +310,7 @@ impl FreeList {
         } else {
             self.magic_base
         };
-        ((offset ^ size) as u64).wrapping_mul(MAGIC_MULTIPLIER) & MAGIC_INDEX_MASK ^ base
+        (((offset ^ size ^ (size >> 23)) >> 4) as u64) << MAGIC_SHIFT ^ base
     }
 
     /// Word 1 of a block at `offset` of `size` bytes.
@@ -1371,6 +1371,51 @@ mod tests {
         }
         check(&list);
         assert_eq!(list.remaining(), 4096);
+
+        // Word 0 reaching past the live predecessor to a genuine free block
+        // further down: that block does not end where b starts. Refused.
+        let mut list = FreeList::new(4096).unwrap();
+        let f = list.alloc(Layout::new(40, 8)).unwrap(); // [0, 48)
+        let a = list.alloc(Layout::new(24, 8)).unwrap(); // [48, 80)
+        let b = list.alloc(Layout::new(40, 8)).unwrap(); // [80, 128)
+        let w = list.alloc(Layout::new(24, 8)).unwrap();
+        list.dealloc(f.ptr).unwrap();
+        scribble(a.ptr + a.size - 8, 48u64 + 32);
+        // SAFETY: b's header lies inside the list's buffer.
+        let low = unsafe { ((b.ptr - 8) as usize as *const u8).read() };
+        scribble(b.ptr - 8, low | PREV_FREE as u8);
+        let before = (list.total_allocated(), list.largest_free_block());
+        assert_eq!(list.dealloc(b.ptr), Err(Error::ForeignPointer));
+        assert_eq!((list.total_allocated(), list.largest_free_block()), before);
+        scribble(b.ptr - 8, low);
+        for x in [a, b, w] {
+            list.dealloc(x.ptr).unwrap();
+        }
+        check(&list);
+        assert_eq!(list.remaining(), 4096);
+    }
+
+    #[test]
+    fn a_size_rewritten_far_beyond_the_block_is_refused() {
+        // Regression: with a magic that multiplied `offset ^ size` by a
+        // constant, this 3-byte write (size 48 -> 0xE3D1E0, 14.3 MiB more)
+        // kept the magic for any key, and the free then covered b and c.
+        let mut list = FreeList::new(16 << 20).unwrap();
+        let a = list.alloc(Layout::new(40, 8)).unwrap();
+        let b = list.alloc(Layout::new(40, 8)).unwrap();
+        let c = list.alloc(Layout::new(1 << 20, 8)).unwrap();
+        // SAFETY: a's header lies inside the list's buffer.
+        let word = unsafe { ((a.ptr - 8) as usize as *const u64).read() };
+        let forged = word & !SIZE_MASK | 0xE3_D1E0;
+        scribble(a.ptr - 8, forged);
+        let before = (list.total_allocated(), list.largest_free_block());
+        assert_eq!(list.dealloc(a.ptr), Err(Error::ForeignPointer));
+        assert_eq!((list.total_allocated(), list.largest_free_block()), before);
+        scribble(a.ptr - 8, word);
+        for x in [a, b, c] {
+            list.dealloc(x.ptr).unwrap();
+        }
+        check(&list);
     }
 
     #[test]
@@ -1378,6 +1423,9 @@ mod tests {
         // Fill the whole usable size of every block (the last word of each
         // is its successor's word 0, the last block's is past the heap),
         // free every other one, reuse, and check that nothing was disturbed.
+        // (That the buffer really has the spare word past the heap is for
+        // the C test of the same name under ASan and Valgrind to see: here
+        // the system allocator's rounding would hide its absence.)
         let mut list = FreeList::new(1 << 14).unwrap();
         let mut live = vec![];
         let mut size = 1;
