@@ -12,11 +12,12 @@
 //!
 //! The header word holds `previous header offset + 8` (0 when this is the
 //! bottom allocation): a multiple of 8, so its low 3 bits are free and hold
-//! `previous top % 8`. Since the header sits at `align_up(previous top, 8)`,
-//! those 3 bits recover the previous top exactly, for any capacity. The
-//! allocator itself keeps only the top and, in the same encoding, the newest
-//! header's offset + 8, so a pop is one load, a mask and a store on the
-//! chain from one pop to the next.
+//! how far below the header the previous top was (0..=7: the header sits at
+//! `align_up(previous top, 8)`), which recovers the previous top exactly,
+//! for any capacity, with one subtraction. The allocator itself keeps only
+//! the top and, in the same encoding, the newest header's offset + 8, so a
+//! pop is one load, a mask and a store on the chain from one pop to the
+//! next.
 //!
 //! The bits of the header word above the largest link the capacity allows,
 //! and at least bits 16..64 (bits 40..64 for a capacity of 1 TiB), hold
@@ -28,8 +29,9 @@
 //! a header copied to another offset; a header written over at random
 //! passes with a chance of one in 2^32 or less. Headers lie below their
 //! payloads, where a caller's underflow could overwrite one: a pop that
-//! finds a header whose check bits do not match (or whose link does not
-//! point below itself) still removes the newest allocation, leaving the top
+//! finds a header whose check bits do not match (or whose link and gap,
+//! read as one number, exceed its own offset: a link not below the header
+//! or a previous top below the buffer) still removes the newest allocation, leaving the top
 //! at that header, but forgets everything below it, which stays allocated
 //! until `reset`. A scribbled header therefore never leads a later
 //! allocation over a live one, nor outside the buffer.
@@ -53,17 +55,21 @@ pub struct Stack {
     /// One past the buffer's last address.
     end: usize,
     /// Offset of the newest live allocation's header + 8, or 0 when there
-    /// is none (what the next header will hold, less the top's low bits).
+    /// is none (what the next header will hold, less the gap below it).
     link: usize,
     /// The header bits that hold check bits: those above any link.
     check_mask: u64,
-    /// The header bits that hold the link: neither check bits nor the
-    /// top's low bits. Derived from `check_mask`, but kept: as one field it
-    /// is one `and` between a pop's load and the next pop's address (from
-    /// `!check_mask & !7` the compiler makes two).
+    /// The header bits that hold the link: neither check bits nor the gap
+    /// bits. Derived from `check_mask`, like the two below, but kept: as
+    /// one field it is one `and` between a pop's load and the next pop's
+    /// address (from `!check_mask & !7` the compiler makes two).
     link_mask: u64,
-    /// The per-stack key of the check bits, and their lowest bit.
-    key: u64,
+    /// `!check_mask`: the link and the gap.
+    rest_mask: u64,
+    /// `check_mask` without bit 63, which `check_key` sets.
+    shifted_mask: u64,
+    /// The per-stack random key, within `shifted_mask`, with bit 63 set.
+    check_key: u64,
     check_shift: u32,
 }
 
@@ -77,24 +83,28 @@ impl Stack {
         // bit 16 at the lowest, so that no byte (nor 16-bit half) of a
         // header holds both a bit and the check bit that covers it.
         let check_shift = (u64::BITS - (capacity as u64).leading_zeros()).max(16);
+        let check_mask = !0 << check_shift;
+        let shifted_mask = check_mask & !(1 << 63);
         Ok(Stack {
-            key: new_key(buffer.start()),
+            check_key: new_key(buffer.start()) & shifted_mask | 1 << 63,
             top: buffer.start(),
             end: buffer.end(),
             buffer,
             link: 0,
-            check_mask: !0 << check_shift,
-            link_mask: !(!0 << check_shift) & !7,
+            check_mask,
+            link_mask: !check_mask & !7,
+            rest_mask: !check_mask,
+            shifted_mask,
             check_shift,
         })
     }
 
     /// The check bits of a header at offset `header` whose other bits are
-    /// `rest` (link and the top's low bits); bit 63 always set, so zeroed
-    /// memory never passes.
+    /// `rest` (link and gap); bit 63 always set, so zeroed memory never
+    /// passes.
     #[inline(always)]
     fn check_bits(&self, header: usize, rest: u64) -> u64 {
-        ((rest ^ header as u64) << self.check_shift ^ self.key) & self.check_mask | 1 << 63
+        ((rest ^ header as u64) << self.check_shift) & self.shifted_mask ^ self.check_key
     }
 
     /// Pushes an allocation for `layout`; `Exhausted` (state unchanged)
@@ -116,10 +126,9 @@ impl Stack {
         if new_top > self.end {
             return Err(Error::Exhausted);
         }
-        // The start is 16-aligned, so offsets and addresses agree mod 8.
-        let start = self.buffer.start();
-        let header = (self.top - start + 7) & !7;
-        let rest = (self.link | (self.top & 7)) as u64;
+        let top = self.top - self.buffer.start();
+        let header = (top + 7) & !7;
+        let rest = (self.link | (header - top)) as u64;
         let word = self.check_bits(header, rest) | rest;
         // SAFETY: `header + 8 <= payload - start <= new_top - start <=
         // capacity`: the buffer's start is 16-aligned, so `payload - start`
@@ -159,19 +168,19 @@ impl Stack {
         // under a live header (`drop_buffer` resets the stack), and it is
         // zero-filled, so the word was initialised.
         let word = unsafe { self.buffer.read_word_unchecked(header) };
-        let rest = word & !self.check_mask;
-        // One mask between this pop's load and the next pop's address.
-        let previous = (word & self.link_mask) as usize;
-        let low = (word & 7) as usize;
-        // A genuine header carries its check bits, links below itself, and
-        // has low bits only where the previous top was above 0.
-        if word & self.check_mask != self.check_bits(header, rest)
-            || previous > header
-            || (low != 0 && header < 8)
-        {
-            return (0, header);
+        let rest = word & self.rest_mask;
+        // A genuine header carries its check bits, and its link (a multiple
+        // of 8, at most `header - 8`) or'ed with its gap (below 8) is below
+        // its offset: so the link leads down, and the previous top,
+        // `header - gap`, is not below the buffer.
+        if word & self.check_mask != self.check_bits(header, rest) || rest as usize > header {
+            return written_over(header);
         }
-        (previous, if low == 0 { header } else { header - 8 + low })
+        // One mask between this pop's load and the next pop's address.
+        (
+            (word & self.link_mask) as usize,
+            header - (word & 7) as usize,
+        )
     }
 
     /// Pops everything.
@@ -206,6 +215,15 @@ impl Stack {
         self.end = self.buffer.end();
         self.reset();
     }
+}
+
+/// What a pop restores after a header that was written over. Cold, so
+/// that the check stays a branch: as a select (`cmov`) it would put the
+/// whole check between one pop's load and the next pop's.
+#[cold]
+#[inline(always)]
+fn written_over(header: usize) -> (usize, usize) {
+    (0, header)
 }
 
 #[cfg(test)]

@@ -201,12 +201,14 @@ EXPORT void floor_ipool_free(FloorIndexPool *p)
     free(p);
 }
 
-/* ---- stack: a header below each allocation holds the previous top and
- * the previous allocation's header, so pop is two loads and two stores ---- */
+/* ---- stack: the library's encoding without its check bits. An 8-byte
+ * header at the first 8-aligned address at or above the previous top holds
+ * the previous allocation's header address + 8 (0: none) and, in its low 3
+ * bits, the previous top % 8; pop is one load, a mask and two stores ---- */
 
 typedef struct FloorStack {
     uintptr_t top, start, end;
-    uintptr_t *last; /* header of the most recent allocation, or NULL */
+    uintptr_t link; /* newest header's address + 8, or 0 */
 } FloorStack;
 
 EXPORT FloorStack *floor_stack_new(int64_t capacity)
@@ -217,32 +219,31 @@ EXPORT FloorStack *floor_stack_new(int64_t capacity)
         return NULL;
     s->start = s->top = (uintptr_t)mem;
     s->end = s->start + (uintptr_t)capacity;
-    s->last = NULL;
+    s->link = 0;
     return s;
 }
 
 EXPORT Allocation floor_stack_alloc(FloorStack *s, Layout l)
 {
     uintptr_t a = (uintptr_t)l.align < 8 ? 8 : (uintptr_t)l.align;
-    uintptr_t p = (s->top + 16 + a - 1) & ~(a - 1);
+    uintptr_t p = (s->top + 8 + a - 1) & ~(a - 1);
     uintptr_t e = p + (uintptr_t)l.size;
     if (e > s->end)
         return (Allocation){0, 0};
-    uintptr_t *h = (uintptr_t *)p - 2;
-    h[0] = s->top;
-    h[1] = (uintptr_t)s->last;
-    s->last = h;
+    uintptr_t h = (s->top + 7) & ~(uintptr_t)7;
+    *(uintptr_t *)h = s->link | (s->top & 7);
+    s->link = h + 8;
     s->top = e;
     return (Allocation){(int64_t)p, l.size};
 }
 
 EXPORT int64_t floor_stack_pop(FloorStack *s)
 {
-    uintptr_t *h = s->last;
-    if (!h)
+    if (!s->link)
         return -8;
-    s->top = h[0];
-    s->last = (uintptr_t *)h[1];
+    uintptr_t h = s->link - 8, word = *(uintptr_t *)h, low = word & 7;
+    s->link = word & ~(uintptr_t)7;
+    s->top = low ? h - 8 + low : h;
     return 0;
 }
 
