@@ -126,9 +126,10 @@ impl Stack {
         if new_top > self.end {
             return Err(Error::Exhausted);
         }
-        let top = self.top - self.buffer.start();
-        let header = (top + 7) & !7;
-        let rest = (self.link | (header - top)) as u64;
+        // Addresses and offsets agree mod 8 (the start is 16-aligned).
+        let header_address = (self.top + 7) & !7;
+        let header = header_address - self.buffer.start();
+        let rest = (self.link | (header_address - self.top)) as u64;
         let word = self.check_bits(header, rest) | rest;
         // SAFETY: `header + 8 <= payload - start <= new_top - start <=
         // capacity`: the buffer's start is 16-aligned, so `payload - start`
@@ -146,14 +147,17 @@ impl Stack {
         if self.link == 0 {
             return Err(Error::Empty);
         }
-        let (link, top) = self.undo(self.link);
+        let (link, gap) = self.undo(self.link);
+        // The header's address is known before its word is loaded: only
+        // the gap's subtraction waits for the load.
+        self.top = self.buffer.start() + (self.link - HEADER_SIZE) - gap;
         self.link = link;
-        self.top = self.buffer.start() + top;
         Ok(())
     }
 
     /// What popping the allocation whose header ends at `link` (nonzero)
-    /// restores: the link and the top offset before it. A header whose
+    /// restores: the link before it, and the gap between the previous top
+    /// and the header. A header whose
     /// check bits do not match, or whose link does not lead below itself,
     /// was written over: then the top goes back to the header (at or above
     /// everything still live) and the link to 0 (what lies below is
@@ -174,13 +178,10 @@ impl Stack {
         // its offset: so the link leads down, and the previous top,
         // `header - gap`, is not below the buffer.
         if word & self.check_mask != self.check_bits(header, rest) || rest as usize > header {
-            return written_over(header);
+            return written_over();
         }
         // One mask between this pop's load and the next pop's address.
-        (
-            (word & self.link_mask) as usize,
-            header - (word & 7) as usize,
-        )
+        ((word & self.link_mask) as usize, (word & 7) as usize)
     }
 
     /// Pops everything.
@@ -222,8 +223,8 @@ impl Stack {
 /// whole check between one pop's load and the next pop's.
 #[cold]
 #[inline(always)]
-fn written_over(header: usize) -> (usize, usize) {
-    (0, header)
+fn written_over() -> (usize, usize) {
+    (0, 0)
 }
 
 #[cfg(test)]
