@@ -501,26 +501,47 @@ STEPS [ROUNDS]`.
   size-class floor's are advised the same way; glibc's heap is left as glibc
   sets it up.
 
-## The stack's depth-100 nesting
+## The stack against its floor
 
-`stack/nest100` (100 pushes, then 100 pops) is 1.2-1.4x its floor from one
-run to the next while push/pop pairs are at it. The floor is latency-bound (each push waits on the
-last top, each pop on the last link); libvais_alloc is instruction-bound:
-its push checks the handle and the layout and writes check bits into the
-header, its pop verifies them (56 and 41 instructions against the floor's
-about 17 and 9; see the table above). The check bits are what keeps a header
-overwritten by a caller's underflow from moving the top into a live
-allocation.
+The stack's floor (`benches/floor/floor.c`) uses the library's own header
+encoding without the check bits: one 8-byte word per allocation holding the
+previous header's offset + 8 and the gap from the previous top up to the
+header, so a pop is one load, a mask and two stores. (Until this run it
+wrote two words per header and was slower than the library on push/pop
+pairs: not the least work the job takes.) Against it, `stack/pairs` runs
+at about 1.23x (5.35-5.45 ns against 4.36-4.39 over seven separate runs of
+`vais_bench --only stack`) and `stack/nest100` at 1.17-1.19x. Both are
+latency-bound chains through the handle's fields (each push waits on the
+last top, each pop on the last link; in pairs, each push on the last pop's
+top). What the library adds: its push checks the handle and the layout and
+writes check bits into the header, its pop verifies them (see the
+instruction table). Two changes made the difference this run: the bad-header
+path is cold, so the check stays a branch (LLVM had made it a `cmov`,
+putting the whole check between one pop's load and the next pop's: pairs
+went from 5.6 to 6.3 ns); and a pop computes the restored top from the
+header's address, known before the header's word arrives. The check bits
+are what keeps a header overwritten by a caller's underflow from moving the
+top into a live allocation.
 
-Stack timings are also bimodal from one process to the next: in one full
-`make bench` run of four, every repetition of `stack/pairs` took 11.4-11.7
-ns (1.9x the floor's 6.1, which ran interleaved with it) and `stack/nest100`
-10.6-11.3 ns, while separate runs before and after, with and without the
-other workloads first, gave 5.8-6.2 ns (1.0x). A penalty that steady
-within a process and absent from the next points at the addresses the
-process happened to get (the handle's fields and the stack's bottom header
-aliasing modulo 4 KiB, which makes a load wait for an unrelated store) rather
-than at the code; it was not pinned down."""
+Stack timings are also bimodal from one process to the next: in about one
+run in ten, every repetition of `stack/pairs` takes 9-12 ns, and the floor,
+interleaved with it, slows down too (6.1 against 4.4 ns in one such run).
+A penalty that steady within a process and absent from the next points at
+the addresses the process happened to get (the handle's fields and the
+stack's bottom header aliasing modulo 4 KiB, which makes a load wait for an
+unrelated store) rather than at the code; it was not pinned down.
+
+## Code alignment
+
+Every function of the library starts on a 64-byte boundary
+(`.cargo/config.toml`: `-C llvm-args=-align-all-functions=6`), and the C
+floor is compiled with `-falign-functions=64` to match. Two builds of
+byte-identical `bump_alloc` code, one starting at a 64-byte boundary and one
+16 bytes further, ran `bump/16B` at 2.49 and 2.77 ns: where a few-dozen-
+instruction function falls within its cache lines moved it by 10%, more
+than most code changes do. The floor gained as much from the same flag
+(its stack 4.9 -> 4.4 ns), so the ratios did not improve by it; they stopped
+depending on where the linker happened to place a function."""
 
 
 # ---- chart -----------------------------------------------------------------
