@@ -407,15 +407,29 @@ impl FreeList {
     /// overlap.
     #[inline(always)]
     fn free_block_size(&self, offset: u64) -> Option<usize> {
+        let (offset, word) = self.candidate(offset)?;
+        let size = (word & SIZE_MASK) as usize;
+        self.is_free_header(word, offset, size).then_some(size)
+    }
+
+    /// The offset of a would-be free block and its word 1, if `offset` is on
+    /// the grid and leaves room for a block before the end of the heap;
+    /// nothing about the word is checked yet.
+    #[inline(always)]
+    fn candidate(&self, offset: u64) -> Option<(usize, u64)> {
         if offset >= self.link_end || offset % GRANULE as u64 != 0 {
             return None;
         }
         let offset = offset as usize;
         // SAFETY: a multiple of 16 below `link_end <= heap_len`.
-        let word = unsafe { self.word1(offset) };
-        let size = (word & SIZE_MASK) as usize;
-        (self.is_header(word, offset, true) && size >= MIN_BLOCK && size <= self.heap_len - offset)
-            .then_some(size)
+        Some((offset, unsafe { self.word1(offset) }))
+    }
+
+    /// Whether `word`, read at `offset` by [`FreeList::candidate`], is the
+    /// header of a genuine free block of `size` (its size bits) bytes.
+    #[inline(always)]
+    fn is_free_header(&self, word: u64, offset: usize, size: usize) -> bool {
+        self.is_header(word, offset, true) && size >= MIN_BLOCK && size <= self.heap_len - offset
     }
 
     // ----- free lists ----------------------------------------------------
@@ -649,16 +663,20 @@ impl FreeList {
     }
 
     /// The head of the list of `class`, if it is a genuine free block that
-    /// holds `needed` bytes at alignment `align`. The class says whether it
-    /// fits; its own header is checked anyway, so that no corruption of
-    /// freed memory can make an allocation overlap another.
+    /// holds `needed` bytes at alignment `align`. Its own header is checked
+    /// before it is used, so that no corruption of freed memory can make an
+    /// allocation overlap another.
     #[inline(always)]
     fn fits(&self, class: (usize, usize), needed: usize, align: usize) -> Option<Found> {
-        let offset = self.head(class);
-        let size = self.free_block_size(offset)?;
-        let offset = offset as usize;
+        let (offset, word) = self.candidate(self.head(class))?;
+        let size = (word & SIZE_MASK) as usize;
         let gap = self.gap_for(offset, align);
-        (size.checked_sub(gap)? >= needed).then_some(Found {
+        // Whether it fits first: a head too small (the exact-class probe's
+        // usual miss) is passed over without checking its magic.
+        if size.checked_sub(gap)? < needed || !self.is_free_header(word, offset, size) {
+            return None;
+        }
+        Some(Found {
             offset,
             size,
             gap,
