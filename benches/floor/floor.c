@@ -204,7 +204,8 @@ EXPORT void floor_ipool_free(FloorIndexPool *p)
 /* ---- stack: the library's encoding without its check bits. An 8-byte
  * header at the first 8-aligned address at or above the previous top holds
  * the previous allocation's header address + 8 (0: none) and, in its low 3
- * bits, the previous top % 8; pop is one load, a mask and two stores ---- */
+ * bits, the gap from the previous top up to the header; pop is one load, a
+ * mask, a subtraction and two stores ---- */
 
 typedef struct FloorStack {
     uintptr_t top, start, end;
@@ -231,7 +232,7 @@ EXPORT Allocation floor_stack_alloc(FloorStack *s, Layout l)
     if (e > s->end)
         return (Allocation){0, 0};
     uintptr_t h = (s->top + 7) & ~(uintptr_t)7;
-    *(uintptr_t *)h = s->link | (s->top & 7);
+    *(uintptr_t *)h = s->link | (h - s->top);
     s->link = h + 8;
     s->top = e;
     return (Allocation){(int64_t)p, l.size};
@@ -241,9 +242,9 @@ EXPORT int64_t floor_stack_pop(FloorStack *s)
 {
     if (!s->link)
         return -8;
-    uintptr_t h = s->link - 8, word = *(uintptr_t *)h, low = word & 7;
+    uintptr_t h = s->link - 8, word = *(uintptr_t *)h;
     s->link = word & ~(uintptr_t)7;
-    s->top = low ? h - 8 + low : h;
+    s->top = h - (word & 7);
     return 0;
 }
 
