@@ -506,22 +506,32 @@ STEPS [ROUNDS]`.
 The stack's floor (`benches/floor/floor.c`) uses the library's own header
 encoding without the check bits: one 8-byte word per allocation holding the
 previous header's offset + 8 and the gap from the previous top up to the
-header, so a pop is one load, a mask and two stores. (Until this run it
-wrote two words per header and was slower than the library on push/pop
-pairs: not the least work the job takes.) Against it, `stack/pairs` runs
-at about 1.23x (5.35-5.45 ns against 4.36-4.39 over seven separate runs of
-`vais_bench --only stack`) and `stack/nest100` at 1.17-1.19x. Both are
-latency-bound chains through the handle's fields (each push waits on the
-last top, each pop on the last link; in pairs, each push on the last pop's
-top). What the library adds: its push checks the handle and the layout and
-writes check bits into the header, its pop verifies them (see the
-instruction table). Two changes made the difference this run: the bad-header
-path is cold, so the check stays a branch (LLVM had made it a `cmov`,
-putting the whole check between one pop's load and the next pop's: pairs
-went from 5.6 to 6.3 ns); and a pop computes the restored top from the
-header's address, known before the header's word arrives. The check bits
-are what keeps a header overwritten by a caller's underflow from moving the
-top into a live allocation.
+header, so a pop is one load, a mask, a subtraction and two stores. (Until
+this run it wrote two words per header and was slower than the library on
+push/pop pairs: not the least work the job takes.) Against it,
+`stack/pairs` runs at 1.30-1.33x (5.7-5.8 ns against 4.4 over separate runs
+of `vais_bench --only stack`) and `stack/nest100` at 1.24x, missing the
+1.2x target. Both are latency-bound chains through the handle's fields
+(each push waits on the last top, each pop on the last link; in pairs each
+push also waits on the last pop's top, and each pop on the word its push
+stored), and the check bits lie on the pairs chain: a push's header word is
+stored only once they are computed. What cost what, in pairs:
+
+- the bad-header path made cold, so the check stays a branch: LLVM had
+  made it a `cmov`, putting the whole check between one pop's load and the
+  next pop's (6.3 -> 5.6 ns);
+- a pop computing the restored top from the header's address, known
+  before the header's word arrives (5.6 -> 5.4 ns);
+- the fold of the check bits (one shift and one xor on the push chain),
+  added after a review found that stacks of 4 GiB and more left the link's
+  high bits unchecked (a flip of bit 31 could lead the top into a live
+  allocation): 5.4 -> 5.75 ns. Making it conditional on the capacity cost
+  more than it saved (a branch on a field, and the register saves LLVM
+  put in every call's prologue for the out-of-line variant).
+
+The check bits are what keeps a header overwritten by a caller's underflow
+from moving the top into a live allocation; closing the gap to 1.2x would
+take them off the pairs chain, which this encoding cannot.
 
 Stack timings are also bimodal from one process to the next: in about one
 run in ten, every repetition of `stack/pairs` takes 9-12 ns, and the floor,

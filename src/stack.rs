@@ -20,21 +20,30 @@
 //! next.
 //!
 //! The bits of the header word above the largest link the capacity allows,
-//! and at least bits 16..64 (bits 40..64 for a capacity of 1 TiB), hold
-//! check bits: the rest of the word xored with the header's offset, moved
-//! up into those bits and xored with a random per-stack key; bit 63 is
-//! always set. For capacities below 2 GiB every bit of the rest lands in a
-//! check bit at least 16 bits higher (never in the same byte or 16-bit
-//! half), so any change to a header's link or low bits is caught, and so is
-//! a header copied to another offset; a header written over at random
-//! passes with a chance of one in 2^32 or less. Headers lie below their
-//! payloads, where a caller's underflow could overwrite one: a pop that
-//! finds a header whose check bits do not match (or whose link and gap,
-//! read as one number, exceed its own offset: a link not below the header
-//! or a previous top below the buffer) still removes the newest allocation, leaving the top
-//! at that header, but forgets everything below it, which stays allocated
-//! until `reset`. A scribbled header therefore never leads a later
-//! allocation over a live one, nor outside the buffer.
+//! and at least bits 16..64 (bits 41..64 for a capacity of 1 TiB), hold
+//! check bits: the rest of the word (link and gap) xored with the header's
+//! offset, folded (xored with itself shifted down by 21 bits, a bijection
+//! that changes nothing below 2 MiB), moved up into those bits and xored
+//! with a random per-stack key; bit 63 is always set. Below 2 GiB every
+//! bit of the rest reaches the check bits, each at least 16 bits above
+//! it (never in the same byte or 16-bit half), so any change confined to a
+//! header's link and gap bits is caught. Larger stacks have fewer check
+//! bits than rest bits; there the fold brings each high bit that the shift
+//! drops down 21 places, so up to 4 TiB any change within one byte of the
+//! link and gap is caught. A header copied to another offset is caught too;
+//! one written over at random passes with a chance of one in 2^22 or less
+//! (2^47 below 64 KiB). The check bits are linear in the rest, and the key
+//! can be read back from any header: they catch a caller's accidents, not a
+//! caller who sets out to forge a header.
+//! Headers lie below their payloads, where a caller's underflow could
+//! overwrite one: a pop that finds a header whose check bits do not match,
+//! or whose link and gap, read as one number, exceed its own offset (a
+//! link not below the header, or a previous top below the buffer), still
+//! removes the newest allocation, leaving the top at that header, but
+//! forgets everything below it, which stays allocated until `reset`. A
+//! header written over by accident therefore never leads a later
+//! allocation over a live one, and no header, forged or not, leads a pop
+//! or a push outside the buffer.
 //!
 //! A zero-size request takes one byte, so its pointer lies inside the
 //! buffer and a stack with only a header's room left refuses it.
@@ -44,6 +53,16 @@ use crate::error::Error;
 use crate::layout::{Allocation, Layout};
 
 const HEADER_SIZE: usize = 8;
+
+/// The rest is xored with itself shifted down by this before it is moved up
+/// into the check bits. Stacks of 2 GiB or more have fewer keyed check bits
+/// (63 - `check_shift`, at least 21 up to 4 TiB) than rest bits, and the
+/// shift up drops the rest's high bits; the fold brings each of them down
+/// 21 places, into the bits that are kept. A bit and its copy are 21 apart,
+/// so no byte holds both, and every byte of the rest still reaches check
+/// bits in other bytes. Below 2 MiB the rest has no bit at 21 or above and
+/// the fold changes nothing.
+const FOLD: u32 = 21;
 
 /// A LIFO allocator over an owned buffer.
 #[derive(Debug)]
@@ -83,20 +102,32 @@ impl Stack {
         // bit 16 at the lowest, so that no byte (nor 16-bit half) of a
         // header holds both a bit and the check bit that covers it.
         let check_shift = (u64::BITS - (capacity as u64).leading_zeros()).max(16);
-        let check_mask = !0 << check_shift;
-        let shifted_mask = check_mask & !(1 << 63);
-        Ok(Stack {
-            check_key: new_key(buffer.start()) & shifted_mask | 1 << 63,
+        let key = new_key(buffer.start());
+        let mut stack = Stack {
             top: buffer.start(),
             end: buffer.end(),
             buffer,
             link: 0,
-            check_mask,
-            link_mask: !check_mask & !7,
-            rest_mask: !check_mask,
-            shifted_mask,
-            check_shift,
-        })
+            check_mask: 0,
+            link_mask: 0,
+            rest_mask: 0,
+            shifted_mask: 0,
+            check_key: 0,
+            check_shift: 0,
+        };
+        stack.set_check_shift(check_shift, key);
+        Ok(stack)
+    }
+
+    /// Sets the check bits to start at bit `check_shift` (16..=63), keyed
+    /// by `key`, and everything derived from that.
+    fn set_check_shift(&mut self, check_shift: u32, key: u64) {
+        self.check_shift = check_shift;
+        self.check_mask = !0 << check_shift;
+        self.shifted_mask = self.check_mask & !(1 << 63);
+        self.link_mask = !self.check_mask & !7;
+        self.rest_mask = !self.check_mask;
+        self.check_key = key & self.shifted_mask | 1 << 63;
     }
 
     /// The check bits of a header at offset `header` whose other bits are
@@ -104,7 +135,8 @@ impl Stack {
     /// passes.
     #[inline(always)]
     fn check_bits(&self, header: usize, rest: u64) -> u64 {
-        ((rest ^ header as u64) << self.check_shift) & self.shifted_mask ^ self.check_key
+        let bits = rest ^ header as u64;
+        ((bits ^ bits >> FOLD) << self.check_shift) & self.shifted_mask ^ self.check_key
     }
 
     /// Pushes an allocation for `layout`; `Exhausted` (state unchanged)
@@ -312,6 +344,73 @@ mod tests {
             assert_eq!(stack.depth(), left);
         }
         assert_eq!(stack.pop(), Err(Error::Empty));
+    }
+
+    #[test]
+    fn every_write_confined_to_one_byte_of_the_rest_changes_the_check_bits() {
+        // Up to 4 TiB (check bits from bit 42), including the capacities of
+        // 2 GiB and more, whose rest has more bits than there are check
+        // bits: without the fold, a flip of bit 31 of a 4 GiB stack's link
+        // kept the check bits (and could lead the top into a live block).
+        let mut stack = Stack::new(64).unwrap();
+        let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+        for shift in [16, 24, 31, 32, 33, 36, 40, 41, 42] {
+            stack.set_check_shift(shift, 0x1234_5678_9ABC_DEF0);
+            for _ in 0..200 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let limit = (1u64 << shift) - 1;
+                let rest = rng & limit;
+                let header = ((rng >> 20) & limit) as usize & !7;
+                let bits = stack.check_bits(header, rest);
+                for byte in 0..8 {
+                    for value in 1..=255u64 {
+                        let delta = (value << (8 * byte)) & limit;
+                        if delta != 0 {
+                            assert_ne!(
+                                stack.check_bits(header, rest ^ delta),
+                                bits,
+                                "shift {shift}, rest {rest:#x}, delta {delta:#x}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_forged_header_leading_below_the_buffer_or_up_is_refused() {
+        // The check bits are linear in the rest: xoring `d` into the rest
+        // and `d << 16` into the check bits (a 64 KiB stack's) keeps them
+        // valid without the key. What stops such a header is the compare of
+        // link and gap against the header's own offset.
+        for forged in [1u64, 7, 8, 16, 64] {
+            let mut stack = Stack::new(4096).unwrap();
+            let a = stack.alloc(Layout::new(24, 8)).unwrap(); // header at 0
+            let b = stack.alloc(Layout::new(24, 8)).unwrap(); // header at 32
+            let target = if forged < 8 { a.ptr } else { b.ptr } - 8;
+            // SAFETY: the header lies inside the stack's buffer.
+            let word = unsafe { (target as usize as *const u64).read() };
+            let rest = word & 0xFFFF;
+            // Gap 1..7 below the bottom header, or a link at or above b's.
+            let new_rest = if forged < 8 { forged } else { 32 + forged };
+            let d = rest ^ new_rest;
+            // SAFETY: as above.
+            unsafe { (target as usize as *mut u64).write(word ^ d ^ d << 16) };
+            if forged >= 8 {
+                stack.pop().unwrap(); // b: written over
+                assert_eq!(stack.remaining(), 4096 - 32, "{forged}");
+                assert_eq!(stack.depth(), 0, "{forged}");
+            } else {
+                stack.pop().unwrap(); // b
+                stack.pop().unwrap(); // a: written over
+                assert_eq!(stack.remaining(), 4096, "{forged}");
+            }
+            assert_eq!(stack.pop(), Err(Error::Empty));
+            assert!(stack.remaining() <= 4096);
+        }
     }
 
     #[test]
