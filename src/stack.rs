@@ -31,7 +31,7 @@
 //! bits than rest bits; there the fold brings each high bit that the shift
 //! drops down 21 places, so up to 4 TiB any change within one byte of the
 //! link and gap is caught. A header copied to another offset is caught too;
-//! one written over at random passes with a chance of one in 2^22 or less
+//! one written over at random passes with a chance of one in 2^21 or less
 //! (2^47 below 64 KiB). The check bits are linear in the rest, and the key
 //! can be read back from any header: they catch a caller's accidents, not a
 //! caller who sets out to forge a header.
