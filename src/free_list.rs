@@ -61,10 +61,8 @@
 //! next class boundary ("good fit"), so any block of the class it finds
 //! fits; if that finds nothing it also tries the head of the highest
 //! non-empty class, which may fit when the rounding (or, for alignments
-//! above 16, the worst-case alignment gap) overshot. A small request whose
-//! good fit is a block just 16 bytes too big (which could not be split: the
-//! 16 bytes would stay in use) takes a block that can be split instead,
-//! when there is one. Neither operation walks a list.
+//! above 16, the worst-case alignment gap) overshot. Neither operation
+//! walks a list.
 //!
 //! # Trust
 //!
@@ -655,18 +653,6 @@ impl FreeList {
             Some(class) => class,
             None => self.top_class()?,
         };
-        // A small block just 16 bytes too big would keep those 16 bytes in
-        // use (no block is smaller than 32): a block that can be split is
-        // better, when there is one, and the snug one stays free for a
-        // request of its own size. (On the python3 trace this took the
-        // footprint from 1.178x to 1.149x the peak live bytes, which is
-        // what the headers and rounding alone cost.)
-        if needed < SMALL_LIMIT && align <= GRANULE && class == class_of(needed + GRANULE) {
-            let splittable = class_at_least(needed + MIN_BLOCK).and_then(|c| self.find_class(c));
-            if let Some(found) = splittable.and_then(|c| self.fits(c, needed, align)) {
-                return Some(found);
-            }
-        }
         self.fits(class, needed, align)
     }
 
@@ -1280,26 +1266,6 @@ mod tests {
         assert_eq!(list.alloc(Layout::new(4000, 64)), Err(Error::Exhausted));
         list.dealloc(a.ptr).unwrap();
         assert_eq!(list.remaining(), 4096);
-        check(&list);
-    }
-
-    #[test]
-    fn a_small_request_splits_a_block_rather_than_keep_16_bytes_it_cannot_use() {
-        let mut list = FreeList::new(1 << 12).unwrap();
-        let snug = list.alloc(Layout::new(40, 8)).unwrap(); // 48-byte block
-        let _w1 = list.alloc(Layout::new(8, 8)).unwrap();
-        let big = list.alloc(Layout::new(88, 8)).unwrap(); // 96-byte block
-        let _w2 = list.alloc(Layout::new(8, 8)).unwrap();
-        let _rest = list.alloc(Layout::new(list.largest_free_block() as i64, 8));
-        list.dealloc(snug.ptr).unwrap();
-        list.dealloc(big.ptr).unwrap();
-        // 24 bytes need a 32-byte block: the 48-byte one would keep 16
-        // bytes in use, the 96-byte one splits into 32 + 64.
-        let a = list.alloc(Layout::new(24, 8)).unwrap();
-        assert_eq!((a.ptr, a.size), (big.ptr, 24));
-        // The snug block is still free, for a request of its size.
-        let b = list.alloc(Layout::new(40, 8)).unwrap();
-        assert_eq!((b.ptr, b.size), (snug.ptr, 40));
         check(&list);
     }
 
