@@ -433,8 +433,9 @@ STEPS [ROUNDS]`.
   offset and size, state, size against the heap), a free predecessor's
   header, the header of every block handed out or
   merged, and the range of every list link read from freed memory. The
-  magic's coverage of the size costs ~15 instructions a step (a header with
-  a scribbled size used to be able to reach over live blocks).
+  magic (offset ^ size, xored with a key, times an odd constant) costs
+  about 6 instructions each time a header is checked or written, five or
+  six times a step.
 - **Why the gap widens at N = 10^6.** `perf record` of `vais_inline_compare
   ours 1000000 3000000` puts 45% of the samples on the load of the freed
   block's header and 38% on the load of its successor's header, whose
@@ -474,25 +475,32 @@ STEPS [ROUNDS]`.
   left) would then come from untouched memory until a flush. That trade is
   the contract's to make (for instance as an opt-in constructor), not a
   benchmark's.
-- **Fragmentation on the traces.** Allocation tries the head of the
-  request's own size class before rounding up to the next class: on the gcc
-  trace this took the footprint from 1.33x to 1.09x the peak live bytes.
-  Headers went next: with a header no payload overlaps (size + 16 rounded
-  up to 16) the python3 trace, many small objects, needed 1.284x at its
-  peak for headers and rounding alone, against glibc's 1.149x (size + 8).
-  The free list now uses glibc's boundary-tag layout: the header's first
-  word, the previous block's size, is only read while that block is free,
-  so while it is in use the word is the last 8 bytes of its payload, and
-  `PREV_FREE` moved into the header's own word. The header is still 16
-  bytes before every block, as API.md asks; a block in use costs 8. Both
-  allocators now need 1.149x on python3 (`python3 benches/header_cost.py
-  benches/build/traces/gcc benches/build/traces/python3`); the measured
-  1.18x against glibc's 1.15x is placement (ours leaves about 3% of the
-  peak in free blocks, glibc 0.5%), and on gcc ours is below glibc.
-  Dropping the trace's allocations of 64 KiB or more (which glibc serves
-  with mmap) leaves the same 1.4% gap, so it is in the small objects; a
-  bounded walk of up to 8 blocks of the request's own class changed
-  nothing on python3 and cost gcc 1.4%.
+- **Fragmentation on the traces.** Three changes took the footprint of the
+  python3 trace (many small objects) from 1.29x to 1.149x the peak live
+  bytes, below glibc's 1.154x, and the gcc trace's from 1.33x to 1.05x
+  (glibc 1.09x):
+  - allocation tries the head of the request's own size class before
+    rounding up to the next class (gcc 1.33x -> 1.09x);
+  - glibc's boundary-tag layout: the header's first word, the previous
+    block's size, is only read while that block is free, so while it is in
+    use the word is the last 8 bytes of its payload and a block in use
+    costs its usable size + 8 (`PREV_FREE` moved into the header's own
+    word). The header is still 16 bytes before every block, as API.md
+    asks. With a header no payload overlaps, python3 needed 1.284x for
+    headers and rounding alone; now 1.149x, as glibc
+    (`python3 benches/header_cost.py benches/build/traces/gcc
+    benches/build/traces/python3`);
+  - a replay of the trace against the Rust core, stopped at the peak,
+    then showed 56 bytes of free blocks inside the heap and 3% of the
+    peak in blocks larger than their requests: a block 16 bytes too big
+    cannot be split (no block is smaller than 32), so the 16 bytes stay in
+    use. A small request whose good fit is such a block now takes one that
+    can be split, when there is one, and the snug block stays free for a
+    request of its size: python3 1.178x -> 1.149x, which is headers and
+    rounding alone, so at the peak nothing is wasted.
+  Tried and dropped: a bounded walk of up to 8 blocks of the request's
+  own class (nothing on python3, gcc 1.4% worse); first-in first-out
+  class lists (nothing on python3).
 - **Huge pages.** Owned buffers of 4 MiB or more are advised
   `MADV_HUGEPAGE`: with it `vais_inline_compare ours 1000000 1500000` runs
   275-310 ns a step, without it 320-355 (TLB misses). So that no comparison
