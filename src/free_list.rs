@@ -210,8 +210,6 @@ pub struct FreeList {
     /// The same for free blocks: the state is part of the magic too, so
     /// that flipping `FREE` alone makes a header invalid rather than free.
     magic_base_free: u64,
-    /// Xored into `offset ^ size` before the multiply of the magic.
-    mix_key: u64,
     /// The (odd) multiplier of the magic.
     mix_multiplier: u64,
     /// Block offsets below this leave room for a minimum block before the
@@ -249,8 +247,7 @@ impl FreeList {
             magic_base: (key << MAGIC_SHIFT) & MAGIC_INDEX_MASK | 1 << 63,
             magic_base_free: ((key << MAGIC_SHIFT) & MAGIC_INDEX_MASK | 1 << 63)
                 ^ ((key.rotate_left(29) << MAGIC_SHIFT) & MAGIC_INDEX_MASK | 1 << MAGIC_SHIFT),
-            mix_key: key.rotate_left(41),
-            // A second key: odd, so the multiply loses no bit.
+            // A second key, odd so that the multiply loses no bit.
             mix_multiplier: new_key(start) | 1,
             link_end: (heap_len - MIN_BLOCK + 1) as u64,
             first_map: 0,
@@ -303,11 +300,10 @@ impl FreeList {
     /// every allocator ever made in this process, even one whose buffer
     /// reuses an old address. (Zeroed memory never passes as a header: its
     /// size, 0, is refused whatever the magic.)
-    /// They cover the block's position and its size: `offset ^ size`,
-    /// xored with a key, times a random odd multiplier (a second key);
-    /// bits 40..62 of the product (each depends on every bit of
-    /// `offset ^ size` below it, through the carries) are xored with a
-    /// third key, bit 63 set. So a header moved elsewhere, or whose size
+    /// They cover the block's position and its size: `offset ^ size` times
+    /// a random odd multiplier (a key); bits 40..62 of the product (each
+    /// depends on every bit of `offset ^ size` below it, through the
+    /// carries) are xored with a second key, bit 63 set. So a header moved elsewhere, or whose size
     /// bits were written over, keeps its magic with a chance of about
     /// 2^-23 over the keys, whatever the write. Two weaker designs were
     /// tried here: a magic linear in the size (bits of `offset ^ size`
@@ -326,8 +322,7 @@ impl FreeList {
         } else {
             self.magic_base
         };
-        ((offset ^ size) as u64 ^ self.mix_key).wrapping_mul(self.mix_multiplier) & MAGIC_INDEX_MASK
-            ^ base
+        ((offset ^ size) as u64).wrapping_mul(self.mix_multiplier) & MAGIC_INDEX_MASK ^ base
     }
 
     /// Word 1 of a block at `offset` of `size` bytes.

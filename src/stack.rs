@@ -22,10 +22,10 @@
 //! The bits of the header word above the largest link the capacity allows,
 //! and at least bits 16..64 (bits 41..64 for a capacity of 1 TiB), hold
 //! check bits: the rest of the word (link and gap) xored with the header's
-//! offset and with a random per-stack key, times a random odd multiplier
-//! (a second key); the product's bits at those positions (each depends,
-//! through the carries, on every bit of the rest below it, so on all of
-//! them), xored with a third key; bit 63 is always set. A header whose link
+//! offset, times a random per-stack odd multiplier (a key); the product's
+//! bits at those positions (each depends, through the carries, on every
+//! bit of the rest below it, so on all of them), xored with a second key;
+//! bit 63 is always set. A header whose link
 //! or gap was written over, or which was copied to another offset, keeps
 //! its check bits with a chance of about one in 2^47 for stacks below
 //! 64 KiB, 2^32 below 2 GiB, 2^20 up to 4 TiB, over the keys; so does a
@@ -83,9 +83,6 @@ pub struct Stack {
     /// The per-stack random key, within `shifted_mask`, with bit 63 set.
     check_key: u64,
     check_shift: u32,
-    /// Xored into the rest and offset before the multiply of the check
-    /// bits.
-    mix_key: u64,
     /// The (odd, random) multiplier of the check bits.
     mix_multiplier: u64,
 }
@@ -112,7 +109,6 @@ impl Stack {
             shifted_mask: 0,
             check_key: 0,
             check_shift: 0,
-            mix_key: 0,
             mix_multiplier: 1,
         };
         stack.set_check_shift(check_shift, key);
@@ -128,7 +124,6 @@ impl Stack {
         self.link_mask = !self.check_mask & !7;
         self.rest_mask = !self.check_mask;
         self.check_key = key & self.shifted_mask | 1 << 63;
-        self.mix_key = key.rotate_left(23);
         // A second key, odd so that the multiply loses no bit.
         self.mix_multiplier = new_key(key as usize) | 1;
     }
@@ -138,8 +133,7 @@ impl Stack {
     /// passes.
     #[inline(always)]
     fn check_bits(&self, header: usize, rest: u64) -> u64 {
-        ((rest ^ header as u64) ^ self.mix_key).wrapping_mul(self.mix_multiplier)
-            & self.shifted_mask
+        (rest ^ header as u64).wrapping_mul(self.mix_multiplier) & self.shifted_mask
             ^ self.check_key
     }
 
