@@ -433,9 +433,9 @@ STEPS [ROUNDS]`.
   offset and size, state, size against the heap), a free predecessor's
   header, the header of every block handed out or
   merged, and the range of every list link read from freed memory. The
-  magic (offset ^ size, xored with a key, times an odd constant) costs
-  about 6 instructions each time a header is checked or written, five or
-  six times a step.
+  magic (offset ^ size times a random odd multiplier, a key) costs about
+  5 instructions each time a header is checked or written, five or six
+  times a step.
 - **Why the gap widens at N = 10^6.** `perf record` of `vais_inline_compare
   ours 1000000 3000000` puts 45% of the samples on the load of the freed
   block's header and 38% on the load of its successor's header, whose
@@ -447,7 +447,7 @@ STEPS [ROUNDS]`.
   costs 15 ns a step (32 -> 47 ns), at N = 10^4 17 ns (28 -> 44), at
   N = 10^6 420 ns (228 -> 649): once the steps wait on cache misses, extra
   instructions keep the next misses from overlapping and cost far more than
-  their own time. libvais_alloc's ~140 extra instructions a step are of that
+  their own time. libvais_alloc's ~130 extra instructions a step are of that
   kind, so its gap to rlsf grows with N (inlined, table 3b: about 1.25x at
   N = 100, 1.55-1.75x at 10^4 and 10^6), and the call through the C ABI adds
   to it (3-5 ns a step at N = 100, more at 10^6, where it too delays the
