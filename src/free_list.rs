@@ -191,6 +191,8 @@ struct Found {
     size: usize,
     gap: usize,
     class: (usize, usize),
+    /// The block's (free) header.
+    header: u64,
 }
 
 /// A general-purpose allocator over an owned buffer.
@@ -212,6 +214,9 @@ pub struct FreeList {
     magic_base_free: u64,
     /// The (odd) multiplier of the magic.
     mix_multiplier: u64,
+    /// `magic_base ^ magic_base_free ^ FREE`: turns the header of a block
+    /// in use into the header of the same block free, and back.
+    state_flip: u64,
     /// Block offsets below this leave room for a minimum block before the
     /// end of the heap; a list link at or above it reads as the end of the
     /// list. 0 for an empty heap, so no link is ever followed there.
@@ -249,11 +254,13 @@ impl FreeList {
                 ^ ((key.rotate_left(29) << MAGIC_SHIFT) & MAGIC_INDEX_MASK | 1 << MAGIC_SHIFT),
             // A second key, odd so that the multiply loses no bit.
             mix_multiplier: new_key(start) | 1,
+            state_flip: 0,
             link_end: (heap_len - MIN_BLOCK + 1) as u64,
             first_map: 0,
             second_maps: [0; FL_SLOTS],
             heads: [[NONE; SL_COUNT]; FL_SLOTS],
         };
+        list.state_flip = list.magic_base ^ list.magic_base_free ^ FREE;
         // SAFETY: the heap is a multiple of 16 of at least MIN_BLOCK bytes
         // (checked capacity).
         unsafe { list.make_free(0, heap_len, true) };
@@ -352,11 +359,12 @@ impl FreeList {
         unsafe { self.word(offset + 8) }
     }
 
+    /// Writes word 1 (the header proper) of the block at `offset`.
+    ///
     /// # Safety
     /// As for [`FreeList::word1`].
     #[inline(always)]
-    unsafe fn write_header(&mut self, offset: usize, size: usize, free: bool) {
-        let word = self.header(offset, size, free);
+    unsafe fn set_word1(&mut self, offset: usize, word: u64) {
         // SAFETY: as in `word1`.
         unsafe { self.set_word(offset + 8, word) }
     }
@@ -574,9 +582,22 @@ impl FreeList {
     /// `size` is a multiple of 16 and at least `MIN_BLOCK`.
     #[inline(always)]
     unsafe fn make_free(&mut self, offset: usize, size: usize, flagged: bool) {
+        let header = self.header(offset, size, true);
+        // SAFETY: the caller's promise.
+        unsafe { self.list_free(offset, size, flagged, header) }
+    }
+
+    /// [`FreeList::make_free`] with the block's free header `header`
+    /// already at hand.
+    ///
+    /// # Safety
+    /// As for [`FreeList::make_free`], and `header` is
+    /// `self.header(offset, size, true)`.
+    #[inline(always)]
+    unsafe fn list_free(&mut self, offset: usize, size: usize, flagged: bool, header: u64) {
         // SAFETY: the caller's promise covers all three.
         unsafe {
-            self.write_header(offset, size, true);
+            self.set_word1(offset, header);
             self.insert(offset, size);
             self.set_prev_free(offset + size, size, flagged);
         }
@@ -705,6 +726,7 @@ impl FreeList {
             size,
             gap,
             class,
+            header: word,
         })
     }
 
@@ -720,6 +742,7 @@ impl FreeList {
             size,
             gap,
             class,
+            header,
         } = self
             .find_block(needed, layout.align)
             .ok_or(Error::Exhausted)?;
@@ -737,7 +760,8 @@ impl FreeList {
                 self.make_free(offset, gap, true);
             }
             // The block was free, so its successor's PREV_FREE is set.
-            Ok(self.occupy(offset + gap, size - gap, needed, gap > 0, true))
+            let free_header = if gap == 0 { Some(header) } else { None };
+            Ok(self.occupy(offset + gap, size - gap, needed, gap > 0, true, free_header))
         }
     }
 
@@ -745,7 +769,8 @@ impl FreeList {
     /// longer listed as free, successor not free, predecessor free as
     /// `prev_free` says, successor's `PREV_FREE` as `flagged` says) as a
     /// block in use; a tail of at least [`MIN_BLOCK`] goes back to the free
-    /// lists, a smaller one stays in the block.
+    /// lists, a smaller one stays in the block. `free_header`: the free
+    /// header of a block at `offset` of `size` bytes, if the caller has it.
     ///
     /// # Safety
     /// `offset` is a multiple of 16, `offset + size <= heap_len`, and
@@ -758,21 +783,27 @@ impl FreeList {
         needed: usize,
         prev_free: bool,
         flagged: bool,
+        free_header: Option<u64>,
     ) -> Allocation {
         // SAFETY: the caller's promise; the tail, when split off, is a
         // multiple of 16 of at least MIN_BLOCK ending where the block did.
         let used = unsafe {
-            let used = if size - needed >= MIN_BLOCK {
+            let (used, word) = if size - needed >= MIN_BLOCK {
                 self.make_free(offset + needed, size - needed, flagged);
-                needed
+                (needed, self.header(offset, needed, false))
             } else {
                 if flagged {
                     self.clear_prev_free(offset + size);
                 }
-                size
+                let word = match free_header {
+                    // Same offset and size: the free header with its state
+                    // flipped.
+                    Some(header) => header ^ self.state_flip,
+                    None => self.header(offset, size, false),
+                };
+                (size, word)
             };
-            let word = self.header(offset, used, false) | if prev_free { PREV_FREE } else { 0 };
-            self.set_word(offset + 8, word);
+            self.set_word1(offset, word | if prev_free { PREV_FREE } else { 0 });
             used
         };
         self.allocated += used;
@@ -810,6 +841,7 @@ impl FreeList {
                     needed,
                     prev_size > 0,
                     next_size > 0,
+                    None,
                 ));
             }
         }
@@ -906,7 +938,14 @@ impl FreeList {
             };
             // After a merge with a free successor, the new successor's
             // PREV_FREE is set already.
-            self.make_free(offset, size, merged);
+            if prev_size == 0 && !merged {
+                // Same offset and size: the free header is the validated
+                // one with its state flipped (its PREV_FREE is clear).
+                let header = self.word1(offset) ^ self.state_flip;
+                self.list_free(offset, size, false, header);
+            } else {
+                self.make_free(offset, size, merged);
+            }
         }
         Ok(())
     }
