@@ -120,7 +120,7 @@ c-asan: lib $(C_BUILD)/run_tests_asan
 # ---- benchmarks ----------------------------------------------------------
 
 bench-build:
-	@if [ -f benches/Makefile ]; then $(MAKE) -C benches build; fi
+	@if [ -f benches/Makefile ]; then $(MAKE) -C benches build lint; fi
 
 bench:
 	$(MAKE) -C benches run
