@@ -518,8 +518,8 @@ header, so a pop is one load, a mask, a subtraction and two stores. (Until
 this run it wrote two words per header and was slower than the library on
 push/pop pairs: not the least work the job takes.) Against it,
 `stack/pairs` runs at 1.23x (5.36-5.38 ns against 4.36-4.38 over four
-separate runs of `vais_bench --only stack`), missing the 1.2x target, and
-`stack/nest100` at 1.17-1.18x. Both are latency-bound chains through the handle's fields
+separate runs of `vais_bench --only stack`; 1.23-1.31x in full `make
+bench` runs), missing the 1.2x target, and `stack/nest100` at 1.17-1.20x. Both are latency-bound chains through the handle's fields
 (each push waits on the last top, each pop on the last link; in pairs each
 push also waits on the last pop's top, and each pop on the word its push
 stored), and the check bits lie on the pairs chain: a push's header word is

@@ -25,7 +25,7 @@ mod inline;
 mod trace;
 
 use bench::{json_str, Cfg, Workload};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn usage() -> ! {
@@ -118,7 +118,7 @@ fn main() {
     println!(
         "vais_bench: libvais_alloc {} ({}), {} timed repetitions after warm-up{}",
         ffi::version(),
-        callgrind::SO_PATH,
+        repo_relative(Path::new(callgrind::SO_PATH)),
         cfg.reps,
         if cfg.quick {
             ", QUICK mode (numbers not representative)"
@@ -226,7 +226,7 @@ fn main() {
          \"budget_s\": {},\n  \"wall_seconds\": {:.1},\n  \"workloads\": [\n{}\n  ],\n  \
          \"callgrind_freelist\": {},\n  \"fast_paths\": {}\n}}\n",
         json_str(&ffi::version()),
-        json_str(callgrind::SO_PATH),
+        json_str(&repo_relative(Path::new(callgrind::SO_PATH))),
         cfg.reps,
         cfg.quick,
         cfg.budget.as_secs_f64(),
@@ -237,5 +237,20 @@ fn main() {
     );
     let path = out.join("results.json");
     std::fs::write(&path, json).expect("cannot write results.json");
-    println!("\nvais_bench: {wall:.0} s; results in {}", path.display());
+    println!(
+        "\nvais_bench: {wall:.0} s; results in {}",
+        repo_relative(&path)
+    );
+}
+
+/// `path` relative to the repository's root when it lies inside it, so that
+/// the committed results name no particular machine's directories.
+fn repo_relative(path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = root.canonicalize().unwrap_or(root);
+    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    match path.strip_prefix(&root) {
+        Ok(relative) => relative.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
 }
