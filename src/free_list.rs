@@ -195,6 +195,16 @@ struct Found {
     header: u64,
 }
 
+/// What [`FreeList::validate`] found: the in-use block at `offset` of
+/// `size` bytes, its header (word 1), and the size of its predecessor if
+/// that is free (else 0).
+struct Valid {
+    offset: usize,
+    size: usize,
+    header: u64,
+    prev_size: usize,
+}
+
 /// A general-purpose allocator over an owned buffer.
 #[derive(Debug)]
 pub struct FreeList {
@@ -310,9 +320,9 @@ impl FreeList {
     /// They cover the block's position and its size: `offset ^ size` times
     /// a random odd multiplier (a key); bits 40..62 of the product (each
     /// depends on every bit of `offset ^ size` below it, through the
-    /// carries) are xored with a second key, bit 63 set. So a header moved elsewhere, or whose size
-    /// bits were written over, keeps its magic with a chance of about
-    /// 2^-23 over the keys, whatever the write. Two weaker designs were
+    /// carries) are xored with a second key, bit 63 set. So a header moved
+    /// elsewhere, or whose size bits were written over, keeps its magic
+    /// with a chance of about 2^-23 over the keys, whatever the write. Two weaker designs were
     /// tried here: a magic linear in the size (bits of `offset ^ size`
     /// moved up and xored with the key) let a flip of a size bit and a
     /// flip of the one magic bit it moves undo each other, key or not
@@ -376,8 +386,8 @@ impl FreeList {
     /// As for [`FreeList::word1`].
     #[inline(always)]
     unsafe fn wipe_header(&mut self, offset: usize) {
-        // SAFETY: as in `word1`.
-        unsafe { self.set_word(offset + 8, 0) }
+        // SAFETY: the caller's promise.
+        unsafe { self.set_word1(offset, 0) }
     }
 
     /// Tells the block at `offset`, if there is one (`offset` may be
@@ -397,8 +407,7 @@ impl FreeList {
             unsafe {
                 self.set_word(offset, prev_size as u64);
                 if !flagged {
-                    let word = self.word1(offset);
-                    self.set_word(offset + 8, word | PREV_FREE);
+                    self.set_word1(offset, self.word1(offset) | PREV_FREE);
                 }
             }
         }
@@ -413,10 +422,7 @@ impl FreeList {
     unsafe fn clear_prev_free(&mut self, offset: usize) {
         if offset < self.heap_len {
             // SAFETY: as in `set_prev_free`.
-            unsafe {
-                let word = self.word1(offset);
-                self.set_word(offset + 8, word & !PREV_FREE);
-            }
+            unsafe { self.set_word1(offset, self.word1(offset) & !PREV_FREE) }
         }
     }
 
@@ -661,25 +667,20 @@ impl FreeList {
     /// rounding overshot. Each candidate is the head of its class's list.
     #[inline(always)]
     fn find_block(&self, needed: usize, align: usize) -> Option<Found> {
-        let worst_case = if align <= GRANULE {
-            // Small sizes have classes 16 bytes wide, so the exact class is
-            // the good-fit class: no need to look twice.
-            if needed >= SMALL_LIMIT {
-                let exact = class_of(needed);
-                if self.is_listed(exact) {
-                    if let Some(found) = self.fits(exact, needed, align) {
-                        return Some(found);
-                    }
-                }
-            }
-            needed
-        } else {
+        // Small sizes have classes 16 bytes wide, so for them, unless a
+        // large alignment widens the search, the exact class is the
+        // good-fit class: no need to look twice.
+        if needed >= SMALL_LIMIT || align > GRANULE {
             let exact = class_of(needed);
             if self.is_listed(exact) {
                 if let Some(found) = self.fits(exact, needed, align) {
                     return Some(found);
                 }
             }
+        }
+        let worst_case = if align <= GRANULE {
+            needed
+        } else {
             needed.checked_add(align + MIN_BLOCK)?
         };
         let class = match class_at_least(worst_case).and_then(|c| self.find_class(c)) {
@@ -821,7 +822,12 @@ impl FreeList {
             return self.alloc(layout);
         }
         let checked = layout.check()?;
-        let (offset, size, prev_size) = self.validate(address)?;
+        let Valid {
+            offset,
+            size,
+            prev_size,
+            ..
+        } = self.validate(address)?;
         let needed = block_size_for(checked.size).ok_or(Error::Exhausted)?;
         let next = offset + size;
         let next_size = self.free_block_size(next as u64).unwrap_or(0);
@@ -859,9 +865,9 @@ impl FreeList {
         Ok(moved)
     }
 
-    /// The offset and size of the in-use block whose payload starts at
-    /// `address`, and the size of its predecessor if that is free (else 0),
-    /// after checking everything a free relies on: the header's magic,
+    /// The offset, size and header (word 1) of the in-use block whose
+    /// payload starts at `address`, and the size of its predecessor if that
+    /// is free (else 0), after checking everything a free relies on: the header's magic,
     /// state and size, and a free predecessor's header. (When word 0 and
     /// the predecessor's header disagree, which only a stray write can
     /// cause, the free is refused: which of the two was written over cannot
@@ -869,7 +875,7 @@ impl FreeList {
     /// the only block that ends where this one starts is the predecessor,
     /// and its header is not free.)
     #[inline(always)]
-    fn validate(&self, address: i64) -> Result<(usize, usize, usize), Error> {
+    fn validate(&self, address: i64) -> Result<Valid, Error> {
         let offset = (address as usize).wrapping_sub(self.buffer.start() + HEADER_SIZE);
         if offset % GRANULE != 0 || offset >= self.heap_len {
             return Err(Error::ForeignPointer);
@@ -885,8 +891,14 @@ impl FreeList {
                 Error::ForeignPointer
             });
         }
+        let mut valid = Valid {
+            offset,
+            size,
+            header: word,
+            prev_size: 0,
+        };
         if word & PREV_FREE == 0 {
-            return Ok((offset, size, 0));
+            return Ok(valid);
         }
         // A free predecessor must be where word 0 says, and say so itself.
         // SAFETY: word 0 of a block below `heap_len`.
@@ -900,7 +912,8 @@ impl FreeList {
         if prev_word != self.header(prev_offset, prev_size, true) {
             return Err(Error::ForeignPointer);
         }
-        Ok((offset, size, prev_size))
+        valid.prev_size = prev_size;
+        Ok(valid)
     }
 
     /// Frees the block at `address`, merging it with free neighbours. 0 is
@@ -910,7 +923,12 @@ impl FreeList {
         if address == 0 {
             return Ok(());
         }
-        let (mut offset, mut size, prev_size) = self.validate(address)?;
+        let Valid {
+            mut offset,
+            mut size,
+            header,
+            prev_size,
+        } = self.validate(address)?;
         // Exact for every genuine block; saturating, so that not even a
         // forged header can make it panic.
         self.allocated = self.allocated.saturating_sub(size);
@@ -941,8 +959,7 @@ impl FreeList {
             if prev_size == 0 && !merged {
                 // Same offset and size: the free header is the validated
                 // one with its state flipped (its PREV_FREE is clear).
-                let header = self.word1(offset) ^ self.state_flip;
-                self.list_free(offset, size, false, header);
+                self.list_free(offset, size, false, header ^ self.state_flip);
             } else {
                 self.make_free(offset, size, merged);
             }

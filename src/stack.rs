@@ -97,7 +97,7 @@ impl Stack {
         // bit 16 at the lowest, so that no byte (nor 16-bit half) of a
         // header holds both a bit and the check bit that covers it.
         let check_shift = (u64::BITS - (capacity as u64).leading_zeros()).max(16);
-        let key = new_key(buffer.start());
+        let (key, multiplier) = (new_key(buffer.start()), new_key(buffer.start()));
         let mut stack = Stack {
             top: buffer.start(),
             end: buffer.end(),
@@ -111,21 +111,21 @@ impl Stack {
             check_shift: 0,
             mix_multiplier: 1,
         };
-        stack.set_check_shift(check_shift, key);
+        stack.set_check_shift(check_shift, key, multiplier);
         Ok(stack)
     }
 
     /// Sets the check bits to start at bit `check_shift` (16..=63), keyed
-    /// by `key`, and everything derived from that.
-    fn set_check_shift(&mut self, check_shift: u32, key: u64) {
+    /// by `key` and `multiplier` (made odd, so that the multiply loses no
+    /// bit), and everything derived from that.
+    fn set_check_shift(&mut self, check_shift: u32, key: u64, multiplier: u64) {
         self.check_shift = check_shift;
         self.check_mask = !0 << check_shift;
         self.shifted_mask = self.check_mask & !(1 << 63);
         self.link_mask = !self.check_mask & !7;
         self.rest_mask = !self.check_mask;
         self.check_key = key & self.shifted_mask | 1 << 63;
-        // A second key, odd so that the multiply loses no bit.
-        self.mix_multiplier = new_key(key as usize) | 1;
+        self.mix_multiplier = multiplier | 1;
     }
 
     /// The check bits of a header at offset `header` whose other bits are
@@ -358,7 +358,7 @@ mod tests {
         let mut rng = 0x9E37_79B9_7F4A_7C15u64;
         let mut kept = 0;
         for shift in [16, 24, 31, 32, 33, 36, 40, 41, 42] {
-            stack.set_check_shift(shift, rng.rotate_left(shift));
+            stack.set_check_shift(shift, rng.rotate_left(shift), rng);
             for _ in 0..200 {
                 rng ^= rng << 13;
                 rng ^= rng >> 7;
