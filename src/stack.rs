@@ -14,10 +14,13 @@
 //! bottom allocation): a multiple of 8, so its low 3 bits are free and hold
 //! how far below the header the previous top was (0..=7: the header sits at
 //! `align_up(previous top, 8)`), which recovers the previous top exactly,
-//! for any capacity, with one subtraction. The allocator itself keeps only
-//! the top and, in the same encoding, the newest header's offset + 8, so a
-//! pop is one load, a mask and a store on the chain from one pop to the
-//! next.
+//! for any capacity, with one subtraction. The allocator itself keeps the
+//! top, the newest header's offset + 8, and a copy of that header's link
+//! and gap. A pop restores the top and the link from the copy, then reads
+//! and checks the header below (the new newest) to refill it: a push and
+//! the pop after it never wait for each other's header word (nor for its
+//! check bits), and a pop waits for the pop before it through one load and
+//! a mask, as a bare header chain would.
 //!
 //! The bits of the header word above the largest link the capacity allows,
 //! and at least bits 16..64 (bits 41..64 for a capacity of 1 TiB), hold
@@ -39,14 +42,16 @@
 //! caller's accidents; a caller who can read headers and sets out to forge
 //! one is not what they are for.
 //! Headers lie below their payloads, where a caller's underflow could
-//! overwrite one: a pop that finds a header whose check bits do not match,
-//! or whose link and gap, read as one number, exceed its own offset (a
-//! link not below the header, or a previous top below the buffer), still
-//! removes the newest allocation, leaving the top at that header, but
-//! forgets everything below it, which stays allocated until `reset`. A
-//! header written over by accident therefore never leads a later
-//! allocation over a live one, and no header, forged or not, leads a pop
-//! or a push outside the buffer.
+//! overwrite one. A header is read when the allocation above it is
+//! popped; one whose check bits do not match, or whose link and gap, read
+//! as one number, exceed its own offset (a link not below the header, or a
+//! previous top below the buffer), was written over: the pop of its own
+//! allocation then still succeeds, leaving the top at that header, but
+//! forgets everything below it, which stays allocated until `reset`. The
+//! newest allocation's header is not read at all (the stack holds its
+//! copy), so a write over it changes nothing. A header written over by
+//! accident therefore never leads a later allocation over a live one, and
+//! no header, forged or not, leads a pop or a push outside the buffer.
 //!
 //! A zero-size request takes one byte, so its pointer lies inside the
 //! buffer and a stack with only a header's room left refuses it.
@@ -69,6 +74,10 @@ pub struct Stack {
     /// Offset of the newest live allocation's header + 8, or 0 when there
     /// is none (what the next header will hold, less the gap below it).
     link: usize,
+    /// The newest header's link and gap (meaningful while `link != 0`):
+    /// the word that header holds without its check bits, as its push
+    /// wrote it or as the pop above it read and checked it.
+    newest_rest: u64,
     /// The header bits that hold check bits: those above any link.
     check_mask: u64,
     /// The header bits that hold the link: neither check bits nor the gap
@@ -103,6 +112,7 @@ impl Stack {
             end: buffer.end(),
             buffer,
             link: 0,
+            newest_rest: 0,
             check_mask: 0,
             link_mask: 0,
             rest_mask: 0,
@@ -141,21 +151,27 @@ impl Stack {
     /// when it does not fit.
     #[inline]
     pub fn alloc(&mut self, layout: Layout) -> Result<Allocation, Error> {
-        let layout = layout.check()?;
+        // The alignment is checked first; the size only through the fit
+        // below (a negative size is a huge `usize`, which never fits), so
+        // that the error is worked out only for a request that fails.
+        if layout.align <= 0 || layout.align & (layout.align - 1) != 0 {
+            return Err(Error::InvalidLayout);
+        }
         // The payload is the first address aligned to `align` (at least 8)
         // with 8 bytes below it above the top: `align_up(top + 8, align)`
         // is at least `align_up(top, 8) + 8`, the header's end, because
         // rounding `top + 8` up to a multiple of 8 first changes nothing.
-        // Addresses are below 2^63, `align <= 2^62` and `size <= 2^63 - 1`:
-        // no overflow.
-        let align = layout.align.max(HEADER_SIZE);
+        // Addresses are below 2^63 and `0 < align <= 2^62`: no overflow.
+        let align = (layout.align as usize).max(HEADER_SIZE);
         let payload = (self.top + HEADER_SIZE + (align - 1)) & !(align - 1);
         // A zero-size request takes one byte, as in the bump arena: its
-        // pointer then lies inside the buffer and is distinct.
-        let new_top = payload + layout.size.max(1);
-        if new_top > self.end {
-            return Err(Error::Exhausted);
+        // pointer then lies inside the buffer and is distinct. A size that
+        // fits is below 2^62, so the layout is valid (rule 4).
+        let size = layout.size as usize;
+        if payload > self.end || size.max(1) > self.end - payload {
+            return Err(refusal(layout));
         }
+        let new_top = payload + size.max(1);
         // Addresses and offsets agree mod 8 (the start is 16-aligned).
         let header_address = (self.top + 7) & !7;
         let header = header_address - self.buffer.start();
@@ -166,9 +182,10 @@ impl Stack {
         // is a multiple of 8 of at least `top - start + 8`, hence of
         // `header + 8`.
         unsafe { self.buffer.write_word_unchecked(header, word) };
+        self.newest_rest = rest;
         self.link = header + HEADER_SIZE;
         self.top = new_top;
-        Ok(Allocation::new(payload, layout.size))
+        Ok(Allocation::new(payload, size))
     }
 
     /// Pops the newest live allocation; `Empty` when there is none.
@@ -177,30 +194,35 @@ impl Stack {
         if self.link == 0 {
             return Err(Error::Empty);
         }
-        let (link, gap) = self.undo(self.link);
-        // The header's address is known before its word is loaded: only
-        // the gap's subtraction waits for the load.
-        self.top = self.buffer.start() + (self.link - HEADER_SIZE) - gap;
-        self.link = link;
+        // The newest header's link and gap come from the stack's copy, so
+        // the top and the link are restored without waiting for the word
+        // the push stored; then the header below is read and checked into
+        // the copy (a chain of pops waits on that load and one mask).
+        let rest = self.newest_rest as usize;
+        self.top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & 7);
+        self.link = rest & !7;
+        if self.link != 0 {
+            self.newest_rest = self.checked_rest(self.link);
+        }
         Ok(())
     }
 
-    /// What popping the allocation whose header ends at `link` (nonzero)
-    /// restores: the link before it, and the gap between the previous top
-    /// and the header. A header whose
-    /// check bits do not match, or whose link does not lead below itself,
-    /// was written over: then the top goes back to the header (at or above
-    /// everything still live) and the link to 0 (what lies below is
+    /// The link and gap of the header that ends at `link` (nonzero): what
+    /// popping its allocation restores. A header whose check bits do not
+    /// match, or whose link does not lead below itself, was written over:
+    /// then 0, so that the pop leaves the top at the header (at or above
+    /// everything still live) and the link at 0 (what lies below is
     /// forgotten).
     #[inline(always)]
-    fn undo(&self, link: usize) -> (usize, usize) {
+    fn checked_rest(&self, link: usize) -> u64 {
         let header = link - HEADER_SIZE;
-        // SAFETY: `link` is nonzero here, and only ever set by `alloc` to a
-        // header's offset + 8, at most the capacity, or to a link read from
-        // a header and checked to be at most that header's offset (below);
-        // so `header + 8 = link <= capacity`. The buffer never shrinks
-        // under a live header (`drop_buffer` resets the stack), and it is
-        // zero-filled, so the word was initialised.
+        // SAFETY: `link` is nonzero here, and is the link of a rest that
+        // `alloc` wrote (the link it held: 0, or a header's offset + 8, at
+        // most the capacity) or that this function returned (checked below
+        // to be at most its header's offset); so `header + 8 = link <=
+        // capacity`. The buffer never shrinks under a live header
+        // (`drop_buffer` resets the stack), and it is zero-filled, so the
+        // word was initialised.
         let word = unsafe { self.buffer.read_word_unchecked(header) };
         let rest = word & self.rest_mask;
         // A genuine header carries its check bits, and its link (a multiple
@@ -210,8 +232,7 @@ impl Stack {
         if word & self.check_mask != self.check_bits(header, rest) || rest as usize > header {
             return written_over();
         }
-        // One mask between this pop's load and the next pop's address.
-        ((word & self.link_mask) as usize, (word & 7) as usize)
+        rest
     }
 
     /// Pops everything.
@@ -229,13 +250,15 @@ impl Stack {
     /// It walks the headers (O(depth)), so that pushes and pops do not
     /// keep a count.
     pub fn depth(&self) -> usize {
-        let mut depth = 0;
-        let mut link = self.link;
+        let (mut depth, mut link, mut rest) = (0, self.link, self.newest_rest);
         // Each step leads strictly down (a link is at most its header's
         // offset, 8 below the link that led there), so this ends.
         while link != 0 {
             depth += 1;
-            link = self.undo(link).0;
+            link = rest as usize & !7;
+            if link != 0 {
+                rest = self.checked_rest(link);
+            }
         }
         depth
     }
@@ -248,13 +271,20 @@ impl Stack {
     }
 }
 
+/// Why a push with a valid alignment failed: its size is invalid, or it
+/// does not fit.
+#[cold]
+fn refusal(layout: Layout) -> Error {
+    layout.check().err().unwrap_or(Error::Exhausted)
+}
+
 /// What a pop restores after a header that was written over. Cold, so
 /// that the check stays a branch: as a select (`cmov`) it would put the
 /// whole check between one pop's load and the next pop's.
 #[cold]
 #[inline(always)]
-fn written_over() -> (usize, usize) {
-    (0, 0)
+fn written_over() -> u64 {
+    0
 }
 
 #[cfg(test)]
@@ -299,29 +329,43 @@ mod tests {
     #[test]
     fn an_overwritten_header_ends_the_chain_inside_the_buffer() {
         for garbage in [u64::MAX, 1 << 40, 0x1000 | 7, 8, 0] {
-            let mut stack = Stack::new(4096).unwrap();
-            let mut ptrs = vec![];
-            for _ in 0..4 {
-                ptrs.push(stack.alloc(Layout::new(24, 8)).unwrap().ptr);
+            for scribbled in 0..4 {
+                let mut stack = Stack::new(4096).unwrap();
+                let start = stack.buffer.start() as i64;
+                let mut ptrs = vec![];
+                for _ in 0..4 {
+                    ptrs.push(stack.alloc(Layout::new(24, 8)).unwrap().ptr);
+                }
+                // A caller's underflow writes over a header (the 8 bytes
+                // below its payload, here directly below).
+                let header = ptrs[scribbled] - 8;
+                // SAFETY: the header lies inside the stack's buffer.
+                unsafe { (header as usize as *mut u64).write(garbage) };
+                // The newest header's link and gap are also in the stack
+                // itself, which pops from that copy: all 4 pops succeed.
+                // Below it, the pops down to the scribbled allocation's
+                // succeed, and that one leaves the top at its header.
+                let (pops, bottom) = match scribbled {
+                    3 => (4, start),
+                    _ => (4 - scribbled, header),
+                };
+                let why = format!("garbage {garbage:#x} in header {scribbled}");
+                assert_eq!(stack.depth(), pops, "{why}");
+                for _ in 0..pops {
+                    stack.pop().unwrap();
+                }
+                assert_eq!(stack.remaining() as i64, 4096 - (bottom - start), "{why}");
+                assert_eq!(
+                    (stack.pop(), stack.depth()),
+                    (Err(Error::Empty), 0),
+                    "{why}"
+                );
+                // The stack still works and its space is usable again.
+                let a = stack.alloc(Layout::new(64, 16)).unwrap();
+                assert!(a.ptr % 16 == 0 && a.ptr - 8 >= bottom, "{why}");
+                stack.reset();
+                assert_eq!(stack.remaining(), 4096);
             }
-            // A caller's underflow writes over the newest header (the 8
-            // bytes below its payload, here directly below).
-            // SAFETY: the header lies inside the stack's buffer.
-            unsafe { ((ptrs[3] - 8) as usize as *mut u64).write(garbage) };
-            // Only the scribbled allocation can still be popped.
-            assert_eq!(stack.depth(), 1, "garbage {garbage:#x}");
-            let mut pops = 0;
-            while stack.pop().is_ok() {
-                pops += 1;
-                assert!(stack.remaining() <= 4096, "garbage {garbage:#x}");
-                assert!(pops <= 4, "garbage {garbage:#x}");
-            }
-            assert_eq!(stack.depth(), 0);
-            // The stack still works and its space is usable again.
-            let a = stack.alloc(Layout::new(64, 16)).unwrap();
-            assert_eq!(a.ptr % 16, 0);
-            stack.reset();
-            assert_eq!(stack.remaining(), 4096);
         }
     }
 
@@ -390,19 +434,20 @@ mod tests {
             let mut stack = Stack::new(4096).unwrap();
             let a = stack.alloc(Layout::new(24, 8)).unwrap(); // header at 0
             let b = stack.alloc(Layout::new(24, 8)).unwrap(); // header at 32
+            stack.alloc(Layout::new(24, 8)).unwrap(); // header at 64
             let target = if forged < 8 { a.ptr } else { b.ptr } - 8;
-            // SAFETY: the header lies inside the stack's buffer.
             let header = (target - (a.ptr - 8)) as usize;
             // Gap 1..7 below the bottom header, or a link at or above b's.
             let rest = if forged < 8 { forged } else { 32 + forged };
             let word = stack.check_bits(header, rest) | rest;
             // SAFETY: the header lies inside the stack's buffer.
             unsafe { (target as usize as *mut u64).write(word) };
+            stack.pop().unwrap(); // the newest: reads b's header
             if forged >= 8 {
                 stack.pop().unwrap(); // b: written over
                 assert_eq!(stack.remaining(), 4096 - 32, "{forged}");
             } else {
-                stack.pop().unwrap(); // b
+                stack.pop().unwrap(); // b: reads a's header
                 stack.pop().unwrap(); // a: written over
                 assert_eq!(stack.remaining(), 4096, "{forged}");
             }
@@ -484,9 +529,13 @@ mod tests {
             let a = stack.alloc(Layout::new(64, 8)).unwrap(); // header 0
             let _b = stack.alloc(Layout::new(8, 8)).unwrap();
             let c = stack.alloc(Layout::new(8, 8)).unwrap();
-            // Keep the check bits, change the link: one byte.
+            stack.alloc(Layout::new(8, 8)).unwrap();
+            // Keep the check bits, change the link: one byte of c's header
+            // (the newest but one: the newest's is read from the stack's
+            // own copy).
             // SAFETY: c's header lies inside the stack's buffer.
             unsafe { ((c.ptr - 8) as usize as *mut u8).write(garbage as u8) };
+            stack.pop().unwrap(); // the newest
             stack.pop().unwrap(); // c
             let _ = stack.pop(); // b, as the caller believes; `a` stays live
             let d = stack.alloc(Layout::new(8, 8)).unwrap();
@@ -505,10 +554,12 @@ mod tests {
         for byte in 0..=255u8 {
             let mut stack = Stack::new(64).unwrap();
             let a = stack.alloc(Layout::new(8, 8)).unwrap();
+            stack.alloc(Layout::new(8, 8)).unwrap();
             // SAFETY: a's header lies inside the stack's buffer.
             unsafe { ((a.ptr - 8) as usize as *mut u8).write(byte) };
+            stack.pop().unwrap(); // reads a's header
             stack.pop().unwrap();
-            assert!(stack.remaining() <= 64, "{byte:#x}");
+            assert_eq!(stack.remaining(), 64, "{byte:#x}");
             assert_eq!(stack.pop(), Err(Error::Empty));
             assert!(stack.alloc(Layout::new(8, 8)).is_ok());
         }
