@@ -514,34 +514,43 @@ STEPS [ROUNDS]`.
 The stack's floor (`benches/floor/floor.c`) uses the library's own header
 encoding without the check bits: one 8-byte word per allocation holding the
 previous header's offset + 8 and the gap from the previous top up to the
-header, so a pop is one load, a mask, a subtraction and two stores. (Until
-this run it wrote two words per header and was slower than the library on
+header, so a pop is one load, a mask, a subtraction and two stores. (An
+older floor wrote two words per header and was slower than the library on
 push/pop pairs: not the least work the job takes.) Against it,
-`stack/pairs` runs at 1.23x (5.36-5.38 ns against 4.36-4.38 over four
-separate runs of `vais_bench --only stack`; 1.23-1.31x in full `make
-bench` runs), missing the 1.2x target, and `stack/nest100` at 1.17-1.20x. Both are latency-bound chains through the handle's fields
-(each push waits on the last top, each pop on the last link; in pairs each
-push also waits on the last pop's top, and each pop on the word its push
-stored), and the check bits lie on the pairs chain: a push's header word is
-stored only once they are computed. What cost what, in pairs:
+`stack/pairs` runs at 1.12-1.14x and `stack/nest100` at 1.13-1.15x (three
+separate runs of `vais_bench --only stack` and the full `make bench`
+above), within the 1.2x target. Both are latency-bound chains through the
+handle's fields: each push waits on the last top, each pop on the last
+link, and in pairs each push waits on the last pop's top.
 
-- the bad-header path made cold, so the check stays a branch: LLVM had
-  made it a `cmov`, putting the whole check between one pop's load and the
-  next pop's (6.3 -> 5.6 ns);
-- a pop computing the restored top from the header's address, known
-  before the header's word arrives (5.6 -> 5.4 ns);
-- the check bits made a multiply (the rest and offset times a random odd
-  multiplier) instead of a shift: a review found that stacks of 4 GiB and
-  more left the link's high bits unchecked, and a stress test of random
-  bit flips into headers found that the shifted check, linear in the
-  rest, let a flip of a rest bit and a flip of the check bit it moved undo
-  each other (a pop then led the top into a live allocation). The
-  multiply's three cycles replace the shift and the fold the first fix
-  needed: 5.4 ns before both fixes, 5.37 after.
+Until this run pairs sat at 1.23-1.31x, because a pop also waited on the
+word its push had just stored, and that word was stored only once its
+check bits (a multiply) were computed: a build with the multiply taken
+out ran pairs at 1.19x. Now the handle keeps a copy of the newest
+header's link and gap, written by the push; a pop restores the top and
+the link from the copy, then reads and checks the header below into it
+(that header was stored long before): pairs 5.7 -> 5.2 ns, the same as
+the build without the multiply, and a pop in pairs runs 21 instructions
+instead of 35 (it reads no header when the stack below is empty). The
+push's up-front layout checks were then cut to the alignment (the size is
+checked by the fit itself; a cold path works out which error a refused
+request gets): 49 instructions with the copy's store, against 51 before,
+and pairs 5.2 -> 4.9 ns. A floor given the same copy is no
+faster (pairs 4.36-4.63 ns, nested 4.64-4.69, against 4.36-4.39 and
+4.64-4.67 without): its header word is ready a few cycles after its top,
+so the copy only adds a store; it was left as is.
 
-The check bits are what keeps a header overwritten by a caller's underflow
-from moving the top into a live allocation; closing the gap to 1.2x would
-take them off the pairs chain, which this encoding cannot.
+What the check bits cost and why they stayed: they keep a header
+overwritten by a caller's underflow from moving the top into a live
+allocation. They were a shift of the rest until a review found that
+stacks of 4 GiB and more left the link's high bits unchecked, and a stress
+test of random bit flips into headers found that the shifted check,
+linear in the rest, let a flip of a rest bit and a flip of the check bit
+it moved undo each other. The multiply (the rest and offset times a random
+odd multiplier) fixed both; it is now off both chains. The bad-header
+path is cold, so that the check stays a branch: as a `cmov` it put the
+whole check between one pop's load and the next pop's (6.3 -> 5.6 ns at
+the time).
 
 Stack timings are also bimodal from one process to the next: in about one
 run in ten, every repetition of `stack/pairs` takes 9-12 ns, and the floor,
