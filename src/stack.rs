@@ -17,10 +17,10 @@
 //! for any capacity, with one subtraction. The allocator itself keeps the
 //! top, the newest header's offset + 8, and a copy of that header's link
 //! and gap. A pop restores the top and the link from the copy, then reads
-//! and checks the header below (the new newest) to refill it: a push and
-//! the pop after it never wait for each other's header word (nor for its
-//! check bits), and a pop waits for the pop before it through one load and
-//! a mask, as a bare header chain would.
+//! and checks the header below (the new newest) to refill it: a pop never
+//! waits for the header word its push just stored (nor for its check
+//! bits), and in a run of pops each waits for the one before through a
+//! header's load, a mask, and the copy's store and reload.
 //!
 //! The bits of the header word above the largest link the capacity allows,
 //! and at least bits 16..64 (bits 41..64 for a capacity of 1 TiB), hold
@@ -48,10 +48,11 @@
 //! previous top below the buffer), was written over: the pop of its own
 //! allocation then still succeeds, leaving the top at that header, but
 //! forgets everything below it, which stays allocated until `reset`. The
-//! newest allocation's header is not read at all (the stack holds its
-//! copy), so a write over it changes nothing. A header written over by
-//! accident therefore never leads a later allocation over a live one, and
-//! no header, forged or not, leads a pop or a push outside the buffer.
+//! newest allocation's header is not read while it is the newest (the
+//! stack holds its copy): a write over it is found only if another
+//! allocation is pushed above it and popped again. A header written over
+//! by accident therefore never leads a later allocation over a live one,
+//! and no header, forged or not, leads a pop or a push outside the buffer.
 //!
 //! A zero-size request takes one byte, so its pointer lies inside the
 //! buffer and a stack with only a header's room left refuses it.
@@ -80,18 +81,12 @@ pub struct Stack {
     newest_rest: u64,
     /// The header bits that hold check bits: those above any link.
     check_mask: u64,
-    /// The header bits that hold the link: neither check bits nor the gap
-    /// bits. Derived from `check_mask`, like the two below, but kept: as
-    /// one field it is one `and` between a pop's load and the next pop's
-    /// address (from `!check_mask & !7` the compiler makes two).
-    link_mask: u64,
     /// `!check_mask`: the link and the gap.
     rest_mask: u64,
     /// `check_mask` without bit 63, which `check_key` sets.
     shifted_mask: u64,
     /// The per-stack random key, within `shifted_mask`, with bit 63 set.
     check_key: u64,
-    check_shift: u32,
     /// The (odd, random) multiplier of the check bits.
     mix_multiplier: u64,
 }
@@ -114,11 +109,9 @@ impl Stack {
             link: 0,
             newest_rest: 0,
             check_mask: 0,
-            link_mask: 0,
             rest_mask: 0,
             shifted_mask: 0,
             check_key: 0,
-            check_shift: 0,
             mix_multiplier: 1,
         };
         stack.set_check_shift(check_shift, key, multiplier);
@@ -129,10 +122,8 @@ impl Stack {
     /// by `key` and `multiplier` (made odd, so that the multiply loses no
     /// bit), and everything derived from that.
     fn set_check_shift(&mut self, check_shift: u32, key: u64, multiplier: u64) {
-        self.check_shift = check_shift;
         self.check_mask = !0 << check_shift;
         self.shifted_mask = self.check_mask & !(1 << 63);
-        self.link_mask = !self.check_mask & !7;
         self.rest_mask = !self.check_mask;
         self.check_key = key & self.shifted_mask | 1 << 63;
         self.mix_multiplier = multiplier | 1;
@@ -166,7 +157,9 @@ impl Stack {
         let payload = (self.top + HEADER_SIZE + (align - 1)) & !(align - 1);
         // A zero-size request takes one byte, as in the bump arena: its
         // pointer then lies inside the buffer and is distinct. A size that
-        // fits is below 2^62, so the layout is valid (rule 4).
+        // fits makes a valid layout (rule 4): `payload` is a positive
+        // multiple of `align` and `payload + size <= end < 2^63`, so `size`
+        // rounded up to `align` is at most `2^63 - align`.
         let size = layout.size as usize;
         if payload > self.end || size.max(1) > self.end - payload {
             return Err(refusal(layout));
@@ -370,6 +363,24 @@ mod tests {
     }
 
     #[test]
+    fn a_scribbled_newest_header_is_caught_once_a_push_covers_it() {
+        let mut stack = Stack::new(4096).unwrap();
+        let a = stack.alloc(Layout::new(24, 8)).unwrap();
+        let b = stack.alloc(Layout::new(24, 8)).unwrap();
+        // b is the newest: its header is not read while it is.
+        // SAFETY: the header lies inside the stack's buffer.
+        unsafe { ((b.ptr - 8) as usize as *mut u64).write(0x0123_4567) };
+        assert_eq!(stack.depth(), 2);
+        // Covered by c, it is read (and refused) when c is popped.
+        stack.alloc(Layout::new(24, 8)).unwrap();
+        assert_eq!(stack.depth(), 2);
+        stack.pop().unwrap(); // c
+        stack.pop().unwrap(); // b: the top stays at its header
+        assert_eq!(stack.remaining() as i64, 4096 - (b.ptr - 8 - (a.ptr - 8)));
+        assert_eq!(stack.pop(), Err(Error::Empty)); // a is forgotten
+    }
+
+    #[test]
     fn depth_counts_the_pops_that_succeed() {
         let mut stack = Stack::new(4096).unwrap();
         let mut ptrs = vec![];
@@ -484,8 +495,9 @@ mod tests {
                     let before = stack.depth();
                     if stack.pop().is_ok() {
                         live.pop();
-                        if before == 1 || stack.depth() == 0 {
-                            // A bad header: what lies below is forgotten.
+                        if before == 1 {
+                            // The stack is empty: anything still below was
+                            // forgotten at a bad header.
                             forgotten.append(&mut live);
                         }
                     }
