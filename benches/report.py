@@ -456,6 +456,25 @@ STEPS [ROUNDS]`.
   N = 100, 1.55-1.75x at 10^4 and 10^6), and the call through the C ABI adds
   to it (3-5 ns a step at N = 100, more at 10^6, where it too delays the
   next misses).
+- **Twice rlsf's mispredicted branches.** With `--branch-sim=yes` instead
+  of the cache simulation (same commands, N = 10^4, 200,000 against
+  400,000 steps), cachegrind's model counts 282 instructions, 30 branches
+  and 2.45 mispredictions a step for libvais_alloc, 160, 14 and 1.12 for
+  rlsf. `cg_annotate --sort=Bcm` over a build with debug info (the
+  inline_compare profile has it) spreads ours over about ten data-driven
+  decisions, none above 0.31 a step: whether the list a block joins was
+  empty, whether the one it leaves becomes empty, small request or large,
+  whether the exact class is listed and its head fits, split or not,
+  merge or not. Two experiments, each timed as the best of 6 alternating
+  runs of two builds: making the first two branch-free (a sentinel block
+  past the heap takes the store to an empty list's head, the bitmap
+  update is masked) took N = 100 from 40.8 to 39.7 ns and left N = 10^4
+  at 43-44 ns; a branch-free class computation made both slower (45.7 and
+  52.6 ns, more mispredictions elsewhere) and was dropped. Taking out the
+  exact-class probe (pure good fit, as rlsf) saved about a nanosecond at
+  N = 10^4 and made N = 10^6 slower (235 against 210 ns: larger blocks
+  split more), besides undoing the gcc trace's footprint gain. None of the
+  three was kept: at N = 100 the first is 3%, within the runs' spread.
 - **glibc's lead is its per-thread cache.** Turning it off for glibc alone
   (the other allocators do not use malloc), `GLIBC_TUNABLES=glibc.malloc.tcache_count=0
   benches/target/release/vais_bench --out /tmp/notcache --only freelist
