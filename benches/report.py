@@ -465,16 +465,23 @@ STEPS [ROUNDS]`.
   decisions, none above 0.31 a step: whether the list a block joins was
   empty, whether the one it leaves becomes empty, small request or large,
   whether the exact class is listed and its head fits, split or not,
-  merge or not. Two experiments, each timed as the best of 6 alternating
-  runs of two builds: making the first two branch-free (a sentinel block
+  merge or not. Four experiments, each timed as the best of 6 alternating
+  runs of two builds of `vais_inline_compare ours N STEPS 2`: making the first two branch-free (a sentinel block
   past the heap takes the store to an empty list's head, the bitmap
   update is masked) took N = 100 from 40.8 to 39.7 ns and left N = 10^4
   at 43-44 ns; a branch-free class computation made both slower (45.7 and
   52.6 ns, more mispredictions elsewhere) and was dropped. Taking out the
   exact-class probe (pure good fit, as rlsf) saved about a nanosecond at
   N = 10^4 and made N = 10^6 slower (235 against 210 ns: larger blocks
-  split more), besides undoing the gcc trace's footprint gain. None of the
-  three was kept: at N = 100 the first is 3%, within the runs' spread.
+  split more), besides undoing the gcc trace's footprint gain. A fourth
+  change, probing the exact class for small requests too (the same blocks
+  are found; one data-driven branch less), cut the model's count from
+  2.49 to 2.18 a step (whole 200,000-step runs, setup included) and ran
+  slower (42.3 against 40.7 ns at N = 100,
+  43.5 against 42.4 at 10^4): the model's mispredictions are not what
+  this CPU's predictor misses, and without hardware counters (none on
+  this VM) they are a weak guide. None of the four was kept: at N = 100
+  the first is 3%, within the runs' spread.
 - **glibc's lead is its per-thread cache.** Turning it off for glibc alone
   (the other allocators do not use malloc), `GLIBC_TUNABLES=glibc.malloc.tcache_count=0
   benches/target/release/vais_bench --out /tmp/notcache --only freelist
