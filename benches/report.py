@@ -477,11 +477,11 @@ STEPS [ROUNDS]`.
   change, probing the exact class for small requests too (the same blocks
   are found; one data-driven branch less), cut the model's count from
   2.49 to 2.18 a step (whole 200,000-step runs, setup included) and ran
-  slower (42.3 against 40.7 ns at N = 100,
-  43.5 against 42.4 at 10^4): the model's mispredictions are not what
-  this CPU's predictor misses, and without hardware counters (none on
-  this VM) they are a weak guide. None of the four was kept: at N = 100
-  the first is 3%, within the runs' spread.
+  no faster (42.3 against 40.7 ns at N = 100, 43.5 against 42.4 at 10^4).
+  Differences of 1-2 ns are within what code placement alone moves (see
+  "Code alignment" below), and the model's mispredictions need not be
+  what this CPU's predictor misses; without hardware counters (none on
+  this VM) they are a weak guide. None of the four was kept.
 - **glibc's lead is its per-thread cache.** Turning it off for glibc alone
   (the other allocators do not use malloc), `GLIBC_TUNABLES=glibc.malloc.tcache_count=0
   benches/target/release/vais_bench --out /tmp/notcache --only freelist
