@@ -105,12 +105,31 @@ impl Pool {
             // A free block (END is never a valid index: `links` is shorter).
             self.free_head = *slot;
             *slot = ALLOCATED;
-        } else if self.links.len() < self.num_blocks as usize {
-            self.links.push(ALLOCATED);
-            return self.handed_out(self.links.len() - 1);
         } else {
+            return self.fresh_block();
+        }
+        self.handed_out(index)
+    }
+
+    /// The first block never handed out (the frontier moves up by one);
+    /// `Exhausted` when there is none.
+    #[inline]
+    fn fresh_block(&mut self) -> Result<usize, Error> {
+        let index = self.links.len();
+        if index >= self.num_blocks as usize {
             return Err(Error::Exhausted);
         }
+        // `links` was given room for every block up front, so this never
+        // reallocates (a `push` would still carry the call that could).
+        let slot = self
+            .links
+            .spare_capacity_mut()
+            .first_mut()
+            .ok_or(Error::Exhausted)?;
+        slot.write(ALLOCATED);
+        // SAFETY: the slot at `index` (the old length) was just written,
+        // within the capacity.
+        unsafe { self.links.set_len(index + 1) };
         self.handed_out(index)
     }
 
