@@ -147,9 +147,20 @@ impl Pool {
         if address == 0 {
             return Ok(());
         }
-        let index = self.block_index(address).ok_or(Error::ForeignPointer)?;
-        // A block start past the frontier was never handed out: it is free.
-        let slot = self.links.get_mut(index).ok_or(Error::DoubleFree)?;
+        // One compare with the frontier for every block handed out (all of
+        // them block starts below `num_blocks`); what lies beyond is sorted
+        // out only when the free fails.
+        let quotient = self.exact_quotient(address);
+        let Some(slot) = self.links.get_mut(quotient as usize) else {
+            // A block start past the frontier was never handed out: it is
+            // free.
+            return Err(if quotient < self.num_blocks as u64 {
+                Error::DoubleFree
+            } else {
+                Error::ForeignPointer
+            });
+        };
+        let index = quotient as usize;
         if *slot != ALLOCATED {
             return Err(Error::DoubleFree);
         }
@@ -165,9 +176,16 @@ impl Pool {
     /// index is, and every inexact quotient lands above them all.
     #[inline]
     fn block_index(&self, address: i64) -> Option<usize> {
-        let offset = (address as u64).wrapping_sub(self.buffer.start() as u64);
-        let index = offset.wrapping_mul(self.inverse).rotate_right(self.shift);
+        let index = self.exact_quotient(address);
         (index < self.num_blocks as u64).then_some(index as usize)
+    }
+
+    /// `(address - start) / block_size` when that division is exact, else
+    /// a number above every block index (see [`Pool::block_index`]).
+    #[inline]
+    fn exact_quotient(&self, address: i64) -> u64 {
+        let offset = (address as u64).wrapping_sub(self.buffer.start() as u64);
+        offset.wrapping_mul(self.inverse).rotate_right(self.shift)
     }
 
     /// Whether `address` is the start of a block of this pool now in use.
