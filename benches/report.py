@@ -416,7 +416,7 @@ build`), which links the free list's Rust core and rlsf into one program and
 runs the align-8 steady state: `vais_inline_compare ours|rlsf|rlsf+pad N
 STEPS [ROUNDS]`.
 
-- **Same cache misses as rlsf, about twice the instructions.**
+- **Same cache misses as rlsf, 1.75-2x the instructions.**
   `valgrind --tool=cachegrind --cache-sim=yes vais_inline_compare ours 10000
   300000` against `... rlsf 10000 300000`: libvais_alloc 251 M instructions
   and 4.4 M D1 misses, rlsf 126 M and 4.6 M (about 280 instructions a step
@@ -424,7 +424,10 @@ STEPS [ROUNDS]`.
   difference between 200,000 and 400,000 steps of `vais_inline_compare
   ours|rlsf 1000000 STEPS 1` under cachegrind is 262 instructions and 4.8
   D1 misses a step for libvais_alloc, 150 and 5.0 for rlsf; so the gap there
-  is not extra memory traffic either. Before this round of work ours was 348 M:
+  is not extra memory traffic either. At N = 10^4 the two run at the same
+  rate, about 6.5 instructions a nanosecond (282 a step in 43 ns against
+  160 in 24.5, `vais_inline_compare ours|rlsf 10000 2000000 3`), so there
+  the time follows the instruction count. Before this round of work ours was 348 M:
   the hot paths now read and write heap words without a bounds check of
   their own (each access sits inside bounds the real checks already proved:
   a validated pointer, a header's size checked against the heap, a link
@@ -472,8 +475,9 @@ STEPS [ROUNDS]`.
   at 43-44 ns; a branch-free class computation made both slower (45.7 and
   52.6 ns, more mispredictions elsewhere) and was dropped. Taking out the
   exact-class probe (pure good fit, as rlsf) saved about a nanosecond at
-  N = 10^4 and made N = 10^6 slower (235 against 210 ns: larger blocks
-  split more), besides undoing the gcc trace's footprint gain. A fourth
+  N = 10^4 and made N = 10^6 slower (235 against 210 ns in rounds 1-2 of
+  `vais_inline_compare ours 1000000 1000000 3`, a lighter setting than
+  table 3b's; larger blocks split more), besides undoing the gcc trace's footprint gain. A fourth
   change, probing the exact class for small requests too (the same blocks
   are found; one data-driven branch less), cut the model's count from
   2.49 to 2.18 a step (whole 200,000-step runs, setup included) and ran
@@ -507,8 +511,8 @@ STEPS [ROUNDS]`.
   benchmark's.
 - **Fragmentation on the traces.** Three changes took the footprint of the
   python3 trace (many small objects) from 1.29x to 1.149x the peak live
-  bytes, below glibc's 1.154x, and the gcc trace's from 1.33x to 1.05x
-  (glibc 1.09x):
+  bytes, below glibc's 1.154x, and the gcc trace's from 1.33x to
+  1.06x (glibc 1.09-1.10x; both move by about 0.01 from run to run):
   - allocation tries the head of the request's own size class before
     rounding up to the next class (gcc 1.33x -> 1.09x);
   - glibc's boundary-tag layout: the header's first word, the previous

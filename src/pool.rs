@@ -151,7 +151,12 @@ impl Pool {
         // them block starts below `num_blocks`); what lies beyond is sorted
         // out only when the free fails.
         let quotient = self.exact_quotient(address);
-        let Some(slot) = self.links.get_mut(quotient as usize) else {
+        // (`try_from`: on a 32-bit target a quotient above `usize::MAX`
+        // must not wrap onto a live block's index; on 64 bits it is free.)
+        let Some(slot) = usize::try_from(quotient)
+            .ok()
+            .and_then(|index| self.links.get_mut(index))
+        else {
             // A block start past the frontier was never handed out: it is
             // free.
             return Err(if quotient < self.num_blocks as u64 {
