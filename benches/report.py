@@ -512,7 +512,7 @@ STEPS [ROUNDS]`.
 - **Fragmentation on the traces.** Three changes took the footprint of the
   python3 trace (many small objects) from 1.29x to 1.149x the peak live
   bytes, below glibc's 1.154x, and the gcc trace's from 1.33x to
-  1.06x (glibc 1.09-1.10x; both move by about 0.01 from run to run):
+  1.05-1.06x (glibc 1.09-1.10x; both move by about 0.01 from run to run):
   - allocation tries the head of the request's own size class before
     rounding up to the next class (gcc 1.33x -> 1.09x);
   - glibc's boundary-tag layout: the header's first word, the previous
@@ -551,9 +551,9 @@ previous header's offset + 8 and the gap from the previous top up to the
 header, so a pop is one load, a mask, a subtraction and two stores. (An
 older floor wrote two words per header and was slower than the library on
 push/pop pairs: not the least work the job takes.) Against it,
-`stack/pairs` runs at 1.12-1.14x and `stack/nest100` at 1.13-1.15x (three
-separate runs of `vais_bench --only stack` and the full `make bench`
-above), within the 1.2x target. Both are latency-bound chains through the
+`stack/pairs` runs at 1.12-1.14x and `stack/nest100` at 1.13-1.17x (three
+separate runs of `vais_bench --only stack` and three full `make bench`
+runs, this one included), within the 1.2x target. Both are latency-bound chains through the
 handle's fields: each push waits on the last top, each pop on the last
 link, and in pairs each push waits on the last pop's top.
 
