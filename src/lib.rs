@@ -39,6 +39,12 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks, missing_docs)]
 
+// Sizes, offsets and addresses cross the C ABI as `int64_t` and are used as
+// `usize` after validation: on a narrower target a valid 64-bit size would
+// be truncated. Refuse to build there rather than be unsound.
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("vais_alloc supports 64-bit targets only");
+
 pub mod buffer;
 pub mod bump;
 pub mod error;
