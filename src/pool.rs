@@ -150,22 +150,17 @@ impl Pool {
         // One compare with the frontier for every block handed out (all of
         // them block starts below `num_blocks`); what lies beyond is sorted
         // out only when the free fails.
-        let quotient = self.exact_quotient(address);
-        // (`try_from`: on a 32-bit target a quotient above `usize::MAX`
-        // must not wrap onto a live block's index; on 64 bits it is free.)
-        let Some(slot) = usize::try_from(quotient)
-            .ok()
-            .and_then(|index| self.links.get_mut(index))
-        else {
+        // (Lossless: the crate builds for 64-bit targets only.)
+        let index = self.exact_quotient(address) as usize;
+        let Some(slot) = self.links.get_mut(index) else {
             // A block start past the frontier was never handed out: it is
             // free.
-            return Err(if quotient < self.num_blocks as u64 {
+            return Err(if index < self.num_blocks as usize {
                 Error::DoubleFree
             } else {
                 Error::ForeignPointer
             });
         };
-        let index = quotient as usize;
         if *slot != ALLOCATED {
             return Err(Error::DoubleFree);
         }
