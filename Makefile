@@ -2,7 +2,7 @@
 #
 #   make            release libvais_alloc.so / .a and include/vais_alloc.h
 #   make demo       build and run examples/demo.c against the shared library
-#   make check      every test: cargo tests, ABI check, C tests (plain,
+#   make check      every test: cargo tests, ABI check, C and C++ tests (plain,
 #                   Valgrind, ASan+UBSan), header freshness, clippy, fmt
 #   make bench      benchmarks against peers (see BENCHMARKS.md)
 #   make install    PREFIX=/usr/local DESTDIR=  (uninstall to undo)
@@ -10,6 +10,7 @@
 SHELL   := bash
 CARGO   ?= cargo
 CC      ?= cc
+CXX     ?= g++
 PREFIX  ?= /usr/local
 DESTDIR ?=
 PYTHON  ?= python3
@@ -65,8 +66,9 @@ demo: lib
 
 # ---- tests ---------------------------------------------------------------
 
-check: check-header lint test abi symbols c-tests check-install bench-build
-	@$(PYTHON) tools/summarize.py $(CHECK_LOGS)/cargo-test.log $(C_BUILD)/plain.log
+# The benchmarks are built (and linted) only when asked: BENCH=1.
+check: check-header lint test abi symbols c-tests cpp-tests check-install $(if $(BENCH),bench-build)
+	@$(PYTHON) tools/summarize.py $(CHECK_LOGS)/cargo-test.log $(C_BUILD)/plain.log $(CPP_BUILD)/plain.log
 
 CHECK_LOGS := target/check-logs
 
@@ -87,7 +89,7 @@ lint:
 # Only API names may leave the shared object.
 symbols: lib
 	@stray=$$(nm -D --defined-only $(SO) | awk '{print $$3}' \
-		| grep -v -E '^(layout|global|bump|pool|freelist|stack|vais_alloc)_|^VAIS_ALLOC_' || true); \
+		| grep -v -E '^(layout|global|bump|pool|freelist|stack|allocator|vais_alloc)_|^VAIS_ALLOC_' || true); \
 	if [ -n "$$stray" ]; then echo "symbols: non-API exports: $$stray"; exit 1; fi; \
 	readelf -d $(SO) | grep -q 'SONAME.*libvais_alloc.so.$(MAJOR)' || { echo "symbols: soname missing"; exit 1; }; \
 	echo "symbols: $$(nm -D --defined-only $(SO) | grep -c ' T ') API functions exported, nothing else"
@@ -117,6 +119,51 @@ c-asan: lib $(C_BUILD)/run_tests_asan
 		./$(C_BUILD)/run_tests_asan > $(C_BUILD)/asan.log || { cat $(C_BUILD)/asan.log; exit 1; }
 	@tail -1 $(C_BUILD)/asan.log | sed 's/^/asan+ubsan: /'
 
+# C++: include/vais_alloc.hpp (std::pmr over every allocator), checked
+# standalone, then cpp_tests/ run plain, under Valgrind and with ASan+UBSan.
+
+CXXSTD       := -std=c++17
+CXXWARN      := -Wall -Wextra -Werror
+CXXFLAGS     ?= -O2 -g
+HPP          := include/vais_alloc.hpp
+CPP_TEST_SRC := $(sort $(wildcard cpp_tests/*.cpp))
+CPP_BUILD    := cpp_tests/build
+
+.PHONY: cpp-tests cpp-header cpp-plain cpp-valgrind cpp-asan
+
+cpp-tests: cpp-header cpp-plain cpp-valgrind cpp-asan
+
+# Each header on its own, as a user's first include: the C++ one pedantic
+# (and stricter on conversions, with and without RTTI), the C one as C++.
+cpp-header:
+	$(CXX) $(CXXSTD) $(CXXWARN) -Wpedantic -fsyntax-only -Iinclude -x c++ $(HPP)
+	$(CXX) $(CXXSTD) $(CXXWARN) -Wpedantic -Wconversion -Wsign-conversion -Wshadow \
+		-fno-rtti -fsyntax-only -Iinclude -x c++ $(HPP)
+	$(CXX) $(CXXSTD) $(CXXWARN) -Wpedantic -fsyntax-only -x c++ $(HEADER)
+	@echo "cpp-header: $(HPP) and $(HEADER) compile standalone as C++17"
+
+$(CPP_BUILD)/test_pmr: $(CPP_TEST_SRC) $(HPP) $(HEADER) $(SO)
+	@mkdir -p $(CPP_BUILD)
+	$(CXX) $(CXXSTD) $(CXXWARN) $(CXXFLAGS) -Iinclude $(CPP_TEST_SRC) -o $@ $(LINK)
+
+$(CPP_BUILD)/test_pmr_asan: $(CPP_TEST_SRC) $(HPP) $(HEADER) $(SO)
+	@mkdir -p $(CPP_BUILD)
+	$(CXX) $(CXXSTD) $(CXXWARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		-fno-sanitize-recover=all -Iinclude $(CPP_TEST_SRC) -o $@ $(LINK)
+
+cpp-plain: lib $(CPP_BUILD)/test_pmr
+	./$(CPP_BUILD)/test_pmr | tee $(CPP_BUILD)/plain.log; exit $${PIPESTATUS[0]}
+
+cpp-valgrind: lib $(CPP_BUILD)/test_pmr
+	$(VALGRIND) ./$(CPP_BUILD)/test_pmr > $(CPP_BUILD)/valgrind.log || { cat $(CPP_BUILD)/valgrind.log; exit 1; }
+	@tail -1 $(CPP_BUILD)/valgrind.log | sed 's/^/valgrind: /'
+
+# The same sanitizer options as c-asan.
+cpp-asan: lib $(CPP_BUILD)/test_pmr_asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		./$(CPP_BUILD)/test_pmr_asan > $(CPP_BUILD)/asan.log || { cat $(CPP_BUILD)/asan.log; exit 1; }
+	@tail -1 $(CPP_BUILD)/asan.log | sed 's/^/asan+ubsan: /'
+
 # ---- benchmarks ----------------------------------------------------------
 
 bench-build:
@@ -138,6 +185,7 @@ install: lib
 	ln -sf libvais_alloc.so.$(MAJOR) $(LIBDIR)/libvais_alloc.so
 	install -m 644 $(STATIC) $(LIBDIR)/libvais_alloc.a
 	install -m 644 $(HEADER) $(INCDIR)/vais_alloc.h
+	install -m 644 include/vais_alloc.hpp $(INCDIR)/vais_alloc.hpp
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' vais_alloc.pc.in > $(PCDIR)/vais_alloc.pc
 
 # Install into a scratch DESTDIR, build the demo through pkg-config, run it,
@@ -156,9 +204,9 @@ check-install: lib
 uninstall:
 	rm -f $(LIBDIR)/libvais_alloc.so.$(VERSION) $(LIBDIR)/libvais_alloc.so.$(MAJOR) \
 		$(LIBDIR)/libvais_alloc.so $(LIBDIR)/libvais_alloc.a \
-		$(INCDIR)/vais_alloc.h $(PCDIR)/vais_alloc.pc
+		$(INCDIR)/vais_alloc.h $(INCDIR)/vais_alloc.hpp $(PCDIR)/vais_alloc.pc
 
 clean:
 	$(CARGO) clean
-	rm -rf $(C_BUILD) examples/build
+	rm -rf $(C_BUILD) $(CPP_BUILD) examples/build
 	@if [ -f benches/Makefile ]; then $(MAKE) -C benches clean; fi

@@ -333,7 +333,7 @@ def markdown(res, chart_rel):
       "implementations' repetitions are interleaved (one of each in turn), so that a slow spell of this shared "
       "machine falls on all of them alike.")
     w("- libvais_alloc is measured as its users call it: through the C ABI of the release "
-      "`target/release/libvais_alloc.so`, one non-inlined call per operation.")
+      "`benches/target/lib/release/libvais_alloc.so` (built with the benchmark codegen flags of benches/.cargo/config.toml), one non-inlined call per operation.")
     w("- The **C floor** (benches/floor/floor.c, built into benches/build/libfloor.so) is the same trivial algorithm "
       "(a pointer bump, an intrusive free list, a header-linked stack, size-class lists, a malloc wrapper) called "
       "through a shared object: the gap between it and libvais_alloc is the library's own work, the gap between it "
@@ -398,7 +398,7 @@ def markdown(res, chart_rel):
     w("Instructions executed per call on each function's fast path (callgrind over 10,000 calls each: bump of "
       "16 B; stack push 64 B + pop; pool alloc + free; free list alloc + free of 64 B into a hole between two live "
       "blocks, so no split and no merge; global 64 B align 16), and the function's size in instructions "
-      "(`objdump -d target/release/libvais_alloc.so`; the listings are in benches/results/disasm.txt). For "
+      "(`objdump -d benches/target/lib/release/libvais_alloc.so`; the listings are in benches/results/disasm.txt). For "
       "global_* the callee count includes glibc's malloc/free.")
     w("")
     w(fastpath_section(res))

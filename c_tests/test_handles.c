@@ -371,8 +371,9 @@ TEST(handles_zero_size_stack_requests_follow_one_byte_requests) {
     CHECK_EQ(stack_depth(stack), 1);
     CHECK_EQ(stack_pop(stack), 0);
     CHECK_EQ(stack_remaining(stack), 64);
-    /* Full: both refused, nothing changes. */
-    Allocation all = stack_alloc(stack, layout_new(56, 8));
+    /* Full (the first payload is at offset 16): both refused, nothing
+     * changes. */
+    Allocation all = stack_alloc(stack, layout_new(48, 8));
     CHECK_NE(all.ptr, 0);
     CHECK_EQ(stack_remaining(stack), 0);
     CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(1, 1)), VAIS_ALLOC_E_EXHAUSTED);
@@ -382,7 +383,7 @@ TEST(handles_zero_size_stack_requests_follow_one_byte_requests) {
     CHECK_STATUS_FAILS(stack_pop(stack), VAIS_ALLOC_E_EMPTY);
     /* Room for a header but not one byte more: both refused, so no
      * pointer ever lands one past the end of the buffer. */
-    CHECK_NE(stack_alloc(stack, layout_new(48, 8)).ptr, 0);
+    CHECK_NE(stack_alloc(stack, layout_new(40, 8)).ptr, 0);
     CHECK_EQ(stack_remaining(stack), 8);
     CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(1, 1)), VAIS_ALLOC_E_EXHAUSTED);
     CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(0, 1)), VAIS_ALLOC_E_EXHAUSTED);

@@ -4,29 +4,29 @@
 
 static int64_t align_up(int64_t value, int64_t align) { return (value + align - 1) & -align; }
 
-/* API.md's placement, as a model: the 8-byte header at the first 8-aligned
- * offset at or after the top, the payload at the first address aligned as
- * requested after it; a zero-size request takes one byte. Returns the
- * payload address; *top moves past it. */
+/* The stack's placement, as a model: the payload at the first address
+ * aligned as requested, and to 16 at least, with room for the 8-byte
+ * header right below it above the top; a zero-size request takes one byte.
+ * Returns the payload address; *top moves past it. */
 static int64_t model_push(int64_t base, int64_t *top, Layout l) {
-    int64_t header = align_up(*top, 8);
-    int64_t payload = align_up(base + header + 8, l.align);
+    int64_t payload = align_up(base + *top + 8, l.align > 16 ? l.align : 16);
     *top = payload - base + (l.size > 0 ? l.size : 1);
     return payload;
 }
 
 /* The buffer's start: a first zero-size, byte-aligned push has its header
- * at offset 0 and its payload right after it. The stack is left empty. */
+ * at offset 8 and its payload (16-aligned) right after it. The stack is
+ * left empty. */
 static int64_t stack_base(StackAllocator *stack) {
     Allocation probe = stack_alloc(stack, layout_new(0, 1));
     CHECK_NE(probe.ptr, 0);
     CHECK_EQ(stack_pop(stack), 0);
-    return probe.ptr - 8;
+    return probe.ptr - 16;
 }
 
 /* The reference's "Stack Allocator" example, with the exact top after each
- * step: i64 -> header 0, payload 8..16; i32 -> header 16, payload 24..28;
- * ptr -> header 32, payload 40..48. */
+ * step: i64 -> header 8, payload 16..24; i32 -> header 24, payload 32..36;
+ * ptr -> header 40, payload 48..56 (payloads are 16-aligned). */
 TEST(stack_reference_example) {
     StackAllocator *stack = stack_new(2048);
     CHECK(stack != NULL);
@@ -36,18 +36,18 @@ TEST(stack_reference_example) {
     Allocation a1 = stack_alloc(stack, layout_for_i64());
     CHECK_NE(a1.ptr, 0);
     CHECK_EQ(a1.size, 8);
-    CHECK_EQ(a1.ptr % 16, 8); /* 16-aligned buffer + 8-byte header */
-    CHECK_EQ(stack_remaining(stack), 2032);
+    CHECK_EQ(a1.ptr % 16, 0);
+    CHECK_EQ(stack_remaining(stack), 2024);
     Allocation a2 = stack_alloc(stack, layout_for_i32());
     CHECK_EQ(a2.ptr, a1.ptr + 16);
     CHECK_EQ(a2.size, 4);
-    CHECK_EQ(stack_remaining(stack), 2020);
+    CHECK_EQ(stack_remaining(stack), 2012);
     Allocation a3 = stack_alloc(stack, layout_for_ptr());
     CHECK_EQ(a3.size, (int64_t)sizeof(void *));
     CHECK_EQ(a3.ptr % (int64_t)_Alignof(void *), 0);
     if (sizeof(void *) == 8) {
         CHECK_EQ(a3.ptr, a1.ptr + 32);
-        CHECK_EQ(stack_remaining(stack), 2000);
+        CHECK_EQ(stack_remaining(stack), 1992);
     }
     CHECK_EQ(stack_depth(stack), 3);
     *(int64_t *)(intptr_t)a1.ptr = 111;
@@ -55,10 +55,10 @@ TEST(stack_reference_example) {
     *(void **)(intptr_t)a3.ptr = stack;
 
     CHECK_EQ(stack_pop(stack), 0); /* a3 */
-    CHECK_EQ(stack_remaining(stack), 2020);
+    CHECK_EQ(stack_remaining(stack), 2012);
     CHECK_EQ(stack_depth(stack), 2);
     CHECK_EQ(stack_pop(stack), 0); /* a2 */
-    CHECK_EQ(stack_remaining(stack), 2032);
+    CHECK_EQ(stack_remaining(stack), 2024);
     CHECK_EQ(stack_depth(stack), 1);
     CHECK_EQ(*(int64_t *)(intptr_t)a1.ptr, 111);
 
@@ -164,7 +164,7 @@ TEST(stack_bad_layouts_fail_and_change_nothing) {
     CHECK_NE(a.ptr, 0);
     fill_pattern(a.ptr, 100, 5);
     const int64_t remaining = stack_remaining(stack);
-    CHECK_EQ(remaining, 4096 - 108);
+    CHECK_EQ(remaining, 4096 - 116); /* header at 8, payload at 16 */
 
     const struct { Layout layout; int64_t code; } cases[] = {
         {{INT64_MAX, 1}, VAIS_ALLOC_E_EXHAUSTED},
@@ -204,24 +204,24 @@ TEST(stack_bad_layouts_fail_and_change_nothing) {
 TEST(stack_exhaustion_fails_and_changes_nothing) {
     StackAllocator *stack = stack_new(64);
     CHECK(stack != NULL);
-    Allocation a = stack_alloc(stack, layout_new(20, 4)); /* header 0, payload 8..28 */
+    Allocation a = stack_alloc(stack, layout_new(20, 4)); /* header 8, payload 16..36 */
     CHECK_NE(a.ptr, 0);
     fill_pattern(a.ptr, 20, 1);
-    CHECK_EQ(stack_remaining(stack), 36);
-    /* Header at 32, payload 40: 24 bytes fit, 25 do not. */
-    CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(25, 1)), VAIS_ALLOC_E_EXHAUSTED);
+    CHECK_EQ(stack_remaining(stack), 28);
+    /* Header at 40, payload 48: 16 bytes fit, 17 do not. */
+    CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(17, 1)), VAIS_ALLOC_E_EXHAUSTED);
     CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(30, 64)), VAIS_ALLOC_E_EXHAUSTED);
-    CHECK_EQ(stack_remaining(stack), 36);
+    CHECK_EQ(stack_remaining(stack), 28);
     CHECK_EQ(stack_depth(stack), 1);
-    Allocation b = stack_alloc(stack, layout_new(24, 1));
+    Allocation b = stack_alloc(stack, layout_new(16, 1));
     CHECK_EQ(b.ptr, a.ptr + 32);
     CHECK_EQ(stack_remaining(stack), 0);
-    fill_pattern(b.ptr, 24, 2);
+    fill_pattern(b.ptr, 16, 2);
     CHECK_ALLOC_FAILS(stack_alloc(stack, layout_new(1, 1)), VAIS_ALLOC_E_EXHAUSTED);
     CHECK(pattern_intact(a.ptr, 20, 1));
-    CHECK(pattern_intact(b.ptr, 24, 2));
+    CHECK(pattern_intact(b.ptr, 16, 2));
     CHECK_EQ(stack_pop(stack), 0);
-    CHECK_EQ(stack_remaining(stack), 36);
+    CHECK_EQ(stack_remaining(stack), 28);
     CHECK_EQ(stack_pop(stack), 0);
     CHECK_EQ(stack_remaining(stack), 64);
     CHECK_EQ(stack_free(stack), 0);
@@ -264,10 +264,10 @@ TEST(stack_a_stray_write_into_a_header_never_causes_overlap) {
     CHECK(stack != NULL);
     if (stack == NULL) return;
     int64_t base = stack_base(stack);
-    Allocation a = stack_alloc(stack, layout_new(64, 8)); /* header 0 */
+    Allocation a = stack_alloc(stack, layout_new(64, 8)); /* header 8 */
     Allocation b = stack_alloc(stack, layout_new(24, 8));
     Allocation c = stack_alloc(stack, layout_new(8, 8));
-    CHECK(a.ptr == base + 8 && b.ptr != 0 && c.ptr != 0);
+    CHECK(a.ptr == base + 16 && b.ptr != 0 && c.ptr != 0);
     ((unsigned char *)(intptr_t)(b.ptr - 8))[0] = 48; /* link -> offset 40 */
     CHECK_EQ(stack_pop(stack), 0); /* c: reads b's header */
     CHECK_EQ(stack_pop(stack), 0); /* b: the top stays at its header */

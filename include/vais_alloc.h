@@ -49,6 +49,45 @@
 // Nothing to pop.
 #define VAIS_ALLOC_E_EMPTY -8
 
+// This allocator never does this operation or serves this layout shape
+// (its capability bits say so in advance); nothing changed.
+#define VAIS_ALLOC_E_UNSUPPORTED -9
+
+// The mark is not a live checkpoint of this allocator.
+#define VAIS_ALLOC_E_STALE_MARK -10
+
+// An integrity check found the allocator's own data overwritten.
+#define VAIS_ALLOC_E_CORRUPTED -11
+
+// The vtable version this library writes and reads; vtables of an older
+// version are accepted too.
+#define VAIS_ALLOCATOR_VTABLE_VERSION 1
+
+// A freed block is reusable at once, in any order.
+#define VAIS_ALLOC_CAP_FREE 1
+
+// Only a free of the most recent live block reclaims memory at once;
+// other frees are reclaimed later.
+#define VAIS_ALLOC_CAP_FREE_LAST 2
+
+// In-place growth (`allocator_resize`) can succeed.
+#define VAIS_ALLOC_CAP_RESIZE 4
+
+// `allocator_reset` frees every block at once.
+#define VAIS_ALLOC_CAP_RESET 8
+
+// Any size up to the capacity, not one fixed block size.
+#define VAIS_ALLOC_CAP_ANY_SIZE 16
+
+// Every power-of-two alignment.
+#define VAIS_ALLOC_CAP_ANY_ALIGN 32
+
+// Gets more memory when full (the system, or an upstream).
+#define VAIS_ALLOC_CAP_GROWS 64
+
+// May be used from several threads at once.
+#define VAIS_ALLOC_CAP_THREAD_SAFE 128
+
 // Opaque handle of a bump arena (Vais code holds it in an `i64`).
 typedef struct BumpAllocator BumpAllocator;
 
@@ -83,6 +122,57 @@ typedef struct Allocation {
   int64_t size;
 } Allocation;
 
+// The operations of an allocator. `alloc` and `free` are required; a NULL
+// `alloc_zeroed` is served by `alloc` and a zero fill, a NULL `resize`
+// means the allocator never resizes (UNSUPPORTED), a NULL `realloc` is
+// served by `resize`, then `alloc` + copy + `free`, and a NULL `reset`
+// means there is none (UNSUPPORTED). Each entry returns what the
+// `allocator_*` function of its name returns.
+typedef struct VaisAllocatorVtable {
+  // `VAIS_ALLOCATOR_VTABLE_VERSION` (1).
+  int64_t version;
+  // `VAIS_ALLOC_CAP_*` bits.
+  int64_t caps;
+  // Allocates `layout`; `{0, 0}` on failure.
+  struct Allocation (*alloc)(void *ctx, struct Layout layout);
+  // Allocates `layout` zero-filled; may be NULL.
+  struct Allocation (*alloc_zeroed)(void *ctx, struct Layout layout);
+  // Resizes in place: 0, or a negative code; may be NULL.
+  int64_t (*resize)(void *ctx, int64_t ptr, struct Layout old, int64_t new_size);
+  // Moves a block to a new layout; may be NULL.
+  struct Allocation (*realloc)(void *ctx, int64_t ptr, struct Layout old, struct Layout new_layout);
+  // Frees a block allocated with `layout`: 0, or a negative code.
+  int64_t (*free)(void *ctx, int64_t ptr, struct Layout layout);
+  // Frees every block at once: 0, or a negative code; may be NULL.
+  int64_t (*reset)(void *ctx);
+} VaisAllocatorVtable;
+
+// An allocator: a context and the vtable that knows what to do with it.
+// 16 bytes, passed by value like `Layout`. `{NULL, NULL}` is no allocator.
+typedef struct VaisAllocator {
+  // What the vtable's entries get as `ctx` (a handle, or the caller's
+  // own state).
+  void *ctx;
+  // The operations.
+  const struct VaisAllocatorVtable *vtable;
+} VaisAllocator;
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -110,6 +200,105 @@ struct Layout layout_array(int64_t elem_size, int64_t elem_align, int64_t count)
 // On a bad input or overflow it returns `{-1, -1}` and sets
 // `VAIS_ALLOC_E_INVALID_LAYOUT`.
 struct Layout layout_extend(struct Layout base, struct Layout ext);
+
+// Returns the global allocator (system malloc with any alignment) as an
+// allocator; its `ctx` is NULL.
+struct VaisAllocator global_as_allocator(void);
+
+// Returns a view of the bump arena as an allocator, valid while the
+// handle is live; `{NULL, NULL}` and an error for a bad handle.
+//
+// # Safety
+// `bump` must be NULL or a live handle.
+struct VaisAllocator bump_as_allocator(struct BumpAllocator *bump);
+
+// Returns a view of the pool as an allocator, valid while the handle is
+// live; `{NULL, NULL}` and an error for a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+struct VaisAllocator pool_as_allocator(struct PoolAllocator *pool);
+
+// Returns a view of the free list as an allocator, valid while the handle
+// is live; `{NULL, NULL}` and an error for a bad handle.
+//
+// # Safety
+// `list` must be NULL or a live handle.
+struct VaisAllocator freelist_as_allocator(struct FreeListAllocator *list);
+
+// Returns a view of the stack as an allocator, valid while the handle is
+// live; `{NULL, NULL}` and an error for a bad handle.
+//
+// # Safety
+// `stack` must be NULL or a live handle.
+struct VaisAllocator stack_as_allocator(struct StackAllocator *stack);
+
+// Allocates `layout` from `allocator`. Returns `{0, 0}` on failure:
+// `VAIS_ALLOC_E_NULL_HANDLE` for a NULL vtable,
+// `VAIS_ALLOC_E_INVALID_ARGUMENT` for an unknown version or a NULL
+// `alloc` entry, or what the allocator refuses with (for ours: as its
+// family's own function, and `VAIS_ALLOC_E_UNSUPPORTED` for a layout it
+// never serves, such as one larger than a pool's blocks).
+//
+// # Safety
+// `allocator` must come from a `*_as_allocator` getter whose handle is
+// live, or be the caller's own (trusted as a handle is).
+struct Allocation allocator_alloc(struct VaisAllocator allocator, struct Layout layout);
+
+// Like `allocator_alloc`, with the block zero-filled (all of
+// `Allocation.size`): through the `alloc_zeroed` entry, or `alloc` and a
+// zero fill when it is NULL.
+//
+// # Safety
+// As for `allocator_alloc`.
+struct Allocation allocator_alloc_zeroed(struct VaisAllocator allocator, struct Layout layout);
+
+// Grows or shrinks the block at `ptr` (allocated with `old`) to
+// `new_size` bytes **in place**, never moving it. Returns 0 (the block now
+// holds `new_size` bytes), `VAIS_ALLOC_E_EXHAUSTED` when there is no room
+// in place (nothing changed; `allocator_realloc` may move it),
+// `VAIS_ALLOC_E_UNSUPPORTED` when the allocator never resizes (or never
+// serves that size), or the allocator's refusal of `ptr`.
+//
+// # Safety
+// As for `allocator_alloc`.
+int64_t allocator_resize(struct VaisAllocator allocator, int64_t ptr, struct Layout old, int64_t new_size);
+
+// Moves the block at `ptr` (allocated with `old`) to one for
+// `new_layout`, keeping `min(old.size, new_layout.size)` bytes: in place
+// when possible, else allocate, copy, free. `ptr == 0` acts as
+// `allocator_alloc(allocator, new_layout)`. On failure returns `{0, 0}`
+// and the old block is untouched. A NULL `realloc` entry is served by
+// `resize`, then `alloc` + copy + `free`.
+//
+// # Safety
+// As for `allocator_alloc`.
+struct Allocation allocator_realloc(struct VaisAllocator allocator, int64_t ptr, struct Layout old, struct Layout new_layout);
+
+// Frees the block at `ptr`, allocated with `layout`. Returns 0 (`ptr == 0`
+// is a no-op), or a negative code with nothing changed: a bad vtable, a
+// NULL `free` entry (`VAIS_ALLOC_E_INVALID_ARGUMENT`), or the
+// allocator's refusal (for ours, as its family's own free: a foreign
+// pointer, a double free...).
+//
+// # Safety
+// As for `allocator_alloc`.
+int64_t allocator_free(struct VaisAllocator allocator, int64_t ptr, struct Layout layout);
+
+// Frees every block of `allocator` at once. Returns 0, or a negative code:
+// `VAIS_ALLOC_E_UNSUPPORTED` where the allocator has no reset (the global
+// allocator, or a NULL `reset` entry).
+//
+// # Safety
+// As for `allocator_alloc`.
+int64_t allocator_reset(struct VaisAllocator allocator);
+
+// Returns the capability bits of `allocator` (`VAIS_ALLOC_CAP_*`), or a
+// negative code for a NULL vtable or an unknown version.
+//
+// # Safety
+// As for `allocator_alloc`.
+int64_t allocator_caps(struct VaisAllocator allocator);
 
 // Allocates `layout.size` bytes aligned to `layout.align` (any power of
 // two) from the system allocator. A zero size gives a unique pointer that
@@ -153,10 +342,11 @@ struct BumpAllocator *bump_new(int64_t capacity);
 // The range must stay valid for reads and writes while the arena uses it.
 struct BumpAllocator *bump_from_buffer(int64_t buffer, int64_t capacity);
 
-// Allocates `layout` (address aligned to `layout.align`); `size` in the
-// result is `layout.size`. A zero-size request takes one byte of the arena,
-// so every pointer is distinct and a full arena refuses it. Returns `{0, 0}` on failure, the arena
-// unchanged: `VAIS_ALLOC_E_EXHAUSTED` when it does not fit,
+// Allocates `layout` at the first address at or after the arena's top
+// aligned to `layout.align`; `size` in the result is `layout.size`. A
+// zero-size request takes one byte of the arena, so every pointer is
+// distinct and a full arena refuses it. Returns `{0, 0}` on failure, the
+// arena unchanged: `VAIS_ALLOC_E_EXHAUSTED` when it does not fit,
 // `VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_NULL_HANDLE`,
 // `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family.
 //
@@ -275,6 +465,14 @@ int64_t pool_block_size(struct PoolAllocator *pool);
 // `pool` must be NULL or a live handle.
 int64_t pool_owns(struct PoolAllocator *pool, int64_t ptr);
 
+// Frees every block at once, in O(1) (the pool forgets which blocks it
+// handed out, and carves them afresh). Returns 0, or a negative error
+// code for a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_reset(struct PoolAllocator *pool);
+
 // Releases the pool's memory; the handle stays valid, with no blocks.
 // Returns 0, or a negative error code for a bad handle.
 //
@@ -354,6 +552,15 @@ int64_t freelist_remaining(struct FreeListAllocator *list);
 // `list` must be NULL or a live handle.
 int64_t freelist_largest_free_block(struct FreeListAllocator *list);
 
+// Frees every block at once, in O(1): the heap is one free block again,
+// and every pointer handed out before is refused from now on (the
+// headers' key changes). Returns 0, or a negative error code for a bad
+// handle.
+//
+// # Safety
+// `list` must be NULL or a live handle.
+int64_t freelist_reset(struct FreeListAllocator *list);
+
 // Releases the buffer; the handle stays valid, empty, capacity 0. Returns
 // 0, or a negative error code for a bad handle.
 //
@@ -375,9 +582,10 @@ int64_t freelist_free(struct FreeListAllocator *list);
 // when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
 struct StackAllocator *stack_new(int64_t capacity);
 
-// Pushes an allocation of `layout` (8-byte header below it, address aligned
-// to `layout.align`; a zero-size request takes one byte, so it fits
-// exactly where a one-byte request would). Returns `{0, 0}` on failure, the stack unchanged:
+// Pushes an allocation of `layout`: its address is aligned to
+// `layout.align` and to 16 at least, with an 8-byte header right below it;
+// a zero-size request takes one byte, so it fits exactly where a one-byte
+// request would. Returns `{0, 0}` on failure, the stack unchanged:
 // `VAIS_ALLOC_E_EXHAUSTED`, `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
 //
 // # Safety

@@ -3,7 +3,6 @@
 
 use crate::error::Error;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Alignment of every buffer the library allocates for itself.
 pub const BUFFER_ALIGN: usize = 16;
@@ -24,21 +23,6 @@ fn advise_huge_pages(start: usize, len: usize) {
         // buffer just allocated); MADV_HUGEPAGE changes no contents.
         unsafe { libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE) };
     }
-}
-
-/// A key no other allocator of this process has, for the check bits of
-/// its headers: a counter, the buffer address and a stack address (ASLR),
-/// mixed by splitmix64's finaliser.
-pub(crate) fn new_key(buffer_start: usize) -> u64 {
-    static CREATED: AtomicU64 = AtomicU64::new(0);
-    let serial = CREATED.fetch_add(1, Ordering::Relaxed);
-    let local = 0u8;
-    let mut key = serial.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ buffer_start as u64
-        ^ (&local as *const u8 as u64).rotate_left(32);
-    key = (key ^ (key >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    key = (key ^ (key >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    key ^ (key >> 31)
 }
 
 /// A contiguous range of memory `[start, start + capacity)`.
@@ -149,29 +133,22 @@ impl Buffer {
         drop(old);
     }
 
-    /// Writes `len` zero bytes at `address`, which must lie in the buffer.
-    #[inline]
-    pub fn zero(&mut self, address: usize, len: usize) {
-        let offset = address.wrapping_sub(self.start());
-        if offset <= self.capacity && len <= self.capacity - offset {
-            // SAFETY: the range lies inside the buffer, which is valid for
-            // writes (owned, or the caller's promise in `borrow`).
-            unsafe { core::ptr::write_bytes(address as *mut u8, 0, len) };
-        }
-    }
-
     /// Copies `len` bytes from address `from` to address `to` (ranges may
-    /// overlap); does nothing unless both ranges lie in the buffer.
-    pub fn copy(&mut self, from: usize, to: usize, len: usize) {
+    /// overlap). `Corrupted`, with nothing copied, unless both ranges lie
+    /// in the buffer: a caller that computed them from its own validated
+    /// state never gets it.
+    pub fn copy(&mut self, from: usize, to: usize, len: usize) -> Result<(), Error> {
         let inside = |address: usize| {
             let offset = address.wrapping_sub(self.start());
             offset <= self.capacity && len <= self.capacity - offset
         };
-        if inside(from) && inside(to) {
-            // SAFETY: both ranges lie inside the buffer, which is valid for
-            // reads and writes; `copy` allows overlap.
-            unsafe { core::ptr::copy(from as *const u8, to as *mut u8, len) };
+        if !(inside(from) && inside(to)) {
+            return Err(Error::Corrupted);
         }
+        // SAFETY: both ranges lie inside the buffer, which is valid for
+        // reads and writes; `copy` allows overlap.
+        unsafe { core::ptr::copy(from as *const u8, to as *mut u8, len) };
+        Ok(())
     }
 
     /// Reads the 8 bytes at byte `offset` (any alignment). Offsets whose
@@ -279,6 +256,13 @@ mod tests {
         assert_eq!(b.read_word(56), 7);
         b.write_word(3, 0x0102); // unaligned words are fine
         assert_eq!(b.read_word(3), 0x0102);
+        b.write_word(0, 0x1122);
+        let at = b.start();
+        assert_eq!(b.copy(at, at + 16, 8), Ok(()));
+        assert_eq!(b.read_word(16), 0x1122);
+        assert_eq!(b.copy(at, at + 60, 8), Err(Error::Corrupted));
+        assert_eq!(b.copy(at + 1, 0, 8), Err(Error::Corrupted));
+        assert_eq!(b.read_word(56), 7);
         let tiny = Buffer::allocate(4, false).unwrap();
         assert_eq!(tiny.read_word(0), 0);
         b.release();

@@ -27,10 +27,17 @@ pub enum Error {
     DoubleFree = -7,
     /// There is nothing to pop.
     Empty = -8,
+    /// This allocator never does this operation or serves this layout
+    /// shape (its capability bits say so in advance); nothing changed.
+    Unsupported = -9,
+    /// The mark is not a live checkpoint of this allocator.
+    StaleMark = -10,
+    /// An integrity check found the allocator's own data overwritten.
+    Corrupted = -11,
 }
 
 /// Every error, in code order (useful for tests and message tables).
-pub const ALL_ERRORS: [Error; 8] = [
+pub const ALL_ERRORS: [Error; 11] = [
     Error::InvalidLayout,
     Error::InvalidArgument,
     Error::NullHandle,
@@ -39,6 +46,9 @@ pub const ALL_ERRORS: [Error; 8] = [
     Error::ForeignPointer,
     Error::DoubleFree,
     Error::Empty,
+    Error::Unsupported,
+    Error::StaleMark,
+    Error::Corrupted,
 ];
 
 impl Error {
@@ -69,6 +79,15 @@ impl Error {
             }
             Error::DoubleFree => c"double free: the block is already free",
             Error::Empty => c"empty: there is no allocation to pop",
+            Error::Unsupported => {
+                c"unsupported: this allocator never does this operation or serves this layout"
+            }
+            Error::StaleMark => {
+                c"stale mark: the mark is not a live checkpoint of this allocator"
+            }
+            Error::Corrupted => {
+                c"corrupted: an integrity check found the allocator's own data overwritten"
+            }
         }
     }
 }
@@ -121,12 +140,12 @@ mod tests {
     #[test]
     fn codes_are_the_stable_contract() {
         let codes: Vec<i64> = ALL_ERRORS.iter().map(|e| e.code()).collect();
-        assert_eq!(codes, vec![-1, -2, -3, -4, -5, -6, -7, -8]);
+        assert_eq!(codes, (-11..=-1).rev().collect::<Vec<i64>>());
         for e in ALL_ERRORS {
             assert_eq!(Error::from_code(e.code()), Some(e));
         }
         assert_eq!(Error::from_code(0), None);
-        assert_eq!(Error::from_code(-9), None);
+        assert_eq!(Error::from_code(-12), None);
     }
 
     #[test]

@@ -19,13 +19,18 @@
 //! already free, is refused before anything changes. User code that writes
 //! into a freed block cannot corrupt the pool either.
 
+use crate::allocator::{nonnull, Allocator, Block, Caps};
 use crate::buffer::Buffer;
 use crate::error::Error;
+use core::alloc::Layout;
+use core::ptr::NonNull;
 
 const ALLOCATED: u32 = u32::MAX;
 const END: u32 = u32::MAX - 1;
 /// The largest number of blocks one pool can hold.
-pub const MAX_BLOCKS: i64 = (u32::MAX - 2) as i64;
+pub const MAX_BLOCKS: usize = (u32::MAX - 2) as usize;
+/// The largest block alignment a pool promises (its buffer's).
+const MAX_BLOCK_ALIGN: usize = 16;
 
 /// A pool of equal-sized blocks.
 #[derive(Debug)]
@@ -37,6 +42,9 @@ pub struct Pool {
     inverse: u64,
     /// `block_size.trailing_zeros()`.
     shift: u32,
+    /// The alignment of every block: the largest power of two dividing the
+    /// block size, up to 16.
+    block_align: usize,
     num_blocks: u32,
     free_head: u32,
     allocated: u32,
@@ -44,11 +52,11 @@ pub struct Pool {
 
 /// The block size actually used for a request of `block_size` bytes: at
 /// least 8 and a multiple of 8.
-pub fn effective_block_size(block_size: i64) -> Result<usize, Error> {
-    if block_size <= 0 {
+pub fn effective_block_size(block_size: usize) -> Result<usize, Error> {
+    if block_size == 0 {
         return Err(Error::InvalidArgument);
     }
-    let rounded = crate::layout::align_up(block_size as usize, 8).ok_or(Error::InvalidArgument)?;
+    let rounded = crate::layout::align_up(block_size, 8).ok_or(Error::InvalidArgument)?;
     Ok(rounded.max(8))
 }
 
@@ -66,13 +74,13 @@ const fn odd_inverse(d: u64) -> u64 {
 
 impl Pool {
     /// A pool of `num_blocks` blocks of [`effective_block_size`] bytes.
-    pub fn new(block_size: i64, num_blocks: i64) -> Result<Pool, Error> {
+    pub fn new(block_size: usize, num_blocks: usize) -> Result<Pool, Error> {
         let block_size = effective_block_size(block_size)?;
-        if num_blocks <= 0 || num_blocks > MAX_BLOCKS {
+        if num_blocks == 0 || num_blocks > MAX_BLOCKS {
             return Err(Error::InvalidArgument);
         }
         let capacity = block_size
-            .checked_mul(num_blocks as usize)
+            .checked_mul(num_blocks)
             .ok_or(Error::InvalidArgument)?;
         if capacity > i64::MAX as usize {
             return Err(Error::InvalidArgument);
@@ -82,7 +90,7 @@ impl Pool {
         // `try_reserve` fails cleanly on OOM; the memory is not touched
         // until a block is handed out.
         links
-            .try_reserve_exact(num_blocks as usize)
+            .try_reserve_exact(num_blocks)
             .map_err(|_| Error::OutOfMemory)?;
         let shift = block_size.trailing_zeros();
         Ok(Pool {
@@ -91,15 +99,16 @@ impl Pool {
             block_size,
             inverse: odd_inverse((block_size >> shift) as u64),
             shift,
+            block_align: (1 << shift).min(MAX_BLOCK_ALIGN),
             num_blocks: num_blocks as u32,
             free_head: END,
             allocated: 0,
         })
     }
 
-    /// A free block's address; `Exhausted` when none is left.
+    /// A free block; `Exhausted` when none is left.
     #[inline]
-    pub fn alloc(&mut self) -> Result<usize, Error> {
+    pub fn alloc_block(&mut self) -> Result<NonNull<u8>, Error> {
         let index = self.free_head as usize;
         if let Some(slot) = self.links.get_mut(index) {
             // A free block (END is never a valid index: `links` is shorter).
@@ -114,7 +123,7 @@ impl Pool {
     /// The first block never handed out (the frontier moves up by one);
     /// `Exhausted` when there is none.
     #[inline]
-    fn fresh_block(&mut self) -> Result<usize, Error> {
+    fn fresh_block(&mut self) -> Result<NonNull<u8>, Error> {
         let index = self.links.len();
         if index >= self.num_blocks as usize {
             return Err(Error::Exhausted);
@@ -134,19 +143,18 @@ impl Pool {
     }
 
     #[inline]
-    fn handed_out(&mut self, index: usize) -> Result<usize, Error> {
+    fn handed_out(&mut self, index: usize) -> Result<NonNull<u8>, Error> {
         self.allocated += 1;
-        Ok(self.buffer.start() + index * self.block_size)
+        // SAFETY: a block's address lies in the buffer, so it is not 0.
+        Ok(unsafe { nonnull(self.buffer.start() + index * self.block_size) })
     }
 
-    /// Gives a block back. 0 is a no-op; anything but the start of a block
-    /// of this pool is `ForeignPointer`, a free block is `DoubleFree`; on
-    /// error nothing changes.
+    /// Gives a block back. Anything but the start of a block of this pool
+    /// is `ForeignPointer`, a free block is `DoubleFree`; on error nothing
+    /// changes.
     #[inline]
-    pub fn dealloc(&mut self, address: i64) -> Result<(), Error> {
-        if address == 0 {
-            return Ok(());
-        }
+    pub fn dealloc(&mut self, ptr: NonNull<u8>) -> Result<(), Error> {
+        let address = ptr.as_ptr() as usize;
         // One compare with the frontier for every block handed out (all of
         // them block starts below `num_blocks`); what lies beyond is sorted
         // out only when the free fails.
@@ -175,7 +183,7 @@ impl Pool {
     /// inverse, shift)` is at most `u64::MAX / block_size`; every block
     /// index is, and every inexact quotient lands above them all.
     #[inline]
-    fn block_index(&self, address: i64) -> Option<usize> {
+    fn block_index(&self, address: usize) -> Option<usize> {
         let index = self.exact_quotient(address);
         (index < self.num_blocks as u64).then_some(index as usize)
     }
@@ -183,14 +191,40 @@ impl Pool {
     /// `(address - start) / block_size` when that division is exact, else
     /// a number above every block index (see [`Pool::block_index`]).
     #[inline]
-    fn exact_quotient(&self, address: i64) -> u64 {
+    fn exact_quotient(&self, address: usize) -> u64 {
         let offset = (address as u64).wrapping_sub(self.buffer.start() as u64);
         offset.wrapping_mul(self.inverse).rotate_right(self.shift)
     }
 
     /// Whether `address` is the start of a block of this pool now in use.
-    pub fn owns(&self, address: i64) -> bool {
+    pub fn owns(&self, address: usize) -> bool {
         self.block_index(address).and_then(|i| self.links.get(i)) == Some(&ALLOCATED)
+    }
+
+    /// `Ok` if `ptr` is the start of a block in use, else the error its
+    /// free would get.
+    fn check_live(&self, ptr: NonNull<u8>) -> Result<(), Error> {
+        let address = ptr.as_ptr() as usize;
+        match self.block_index(address) {
+            _ if self.owns(address) => Ok(()),
+            Some(_) => Err(Error::DoubleFree),
+            None => Err(Error::ForeignPointer),
+        }
+    }
+
+    /// `Ok` if every block can hold `layout`, else `Unsupported`.
+    #[inline]
+    fn serves(&self, layout: Layout) -> Result<(), Error> {
+        if layout.size() <= self.block_size && layout.align() <= self.block_align {
+            Ok(())
+        } else {
+            Err(Error::Unsupported)
+        }
+    }
+
+    /// The alignment of every block.
+    pub fn block_align(&self) -> usize {
+        self.block_align
     }
 
     /// Blocks that can still be allocated.
@@ -218,17 +252,84 @@ impl Pool {
     }
 }
 
+impl Allocator for Pool {
+    const CAPS: Caps = Caps::FREE.with(Caps::RESET);
+
+    /// A block, if one can hold `layout` (else `Unsupported`).
+    #[inline]
+    fn alloc(&mut self, layout: Layout) -> Result<Block, Error> {
+        self.serves(layout)?;
+        let ptr = self.alloc_block()?;
+        Ok(Block {
+            ptr,
+            size: self.block_size,
+        })
+    }
+
+    /// Any size up to the block size: the block itself; beyond it,
+    /// `Unsupported`.
+    unsafe fn resize(
+        &mut self,
+        ptr: NonNull<u8>,
+        _: Layout,
+        new_size: usize,
+    ) -> Result<usize, Error> {
+        self.check_live(ptr)?;
+        if new_size <= self.block_size {
+            Ok(self.block_size)
+        } else {
+            Err(Error::Unsupported)
+        }
+    }
+
+    unsafe fn readable(&self, ptr: NonNull<u8>, old: Layout) -> Result<usize, Error> {
+        self.check_live(ptr)?;
+        Ok(old.size().min(self.block_size))
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<Block, Error> {
+        self.check_live(ptr)?;
+        self.serves(new)?;
+        // SAFETY: forwarded from this function's contract.
+        let size = unsafe { self.resize(ptr, old, new.size())? };
+        Ok(Block { ptr, size })
+    }
+
+    unsafe fn free(&mut self, ptr: NonNull<u8>, _: Layout) -> Result<(), Error> {
+        self.dealloc(ptr)
+    }
+
+    /// Every block free again, in O(1): the frontier goes back to the
+    /// first block (the link table is emptied, not walked).
+    fn reset(&mut self) -> Result<(), Error> {
+        self.links.clear();
+        self.free_head = END;
+        self.allocated = 0;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::allocator::tests::{layout, ptr};
+
+    fn addr(block: NonNull<u8>) -> usize {
+        block.as_ptr() as usize
+    }
 
     #[test]
     fn reference_example_reads_98_free() {
         let mut pool = Pool::new(64, 100).unwrap();
-        let _a = pool.alloc().unwrap();
-        let b = pool.alloc().unwrap();
-        let _c = pool.alloc().unwrap();
-        pool.dealloc(b as i64).unwrap();
+        let _a = pool.alloc_block().unwrap();
+        let b = pool.alloc_block().unwrap();
+        let _c = pool.alloc_block().unwrap();
+        pool.dealloc(b).unwrap();
         assert_eq!((pool.num_free(), pool.num_allocated()), (98, 2));
     }
 
@@ -246,9 +347,13 @@ mod tests {
             let mut pool = Pool::new(asked, 5).unwrap();
             assert_eq!(pool.block_size(), used);
             for _ in 0..5 {
-                assert_eq!(pool.alloc().unwrap() % align, 0, "block size {asked}");
+                assert_eq!(
+                    addr(pool.alloc_block().unwrap()) % align,
+                    0,
+                    "block size {asked}"
+                );
             }
-            assert_eq!(pool.alloc(), Err(Error::Exhausted));
+            assert_eq!(pool.alloc_block(), Err(Error::Exhausted));
         }
     }
 
@@ -256,10 +361,9 @@ mod tests {
     fn bad_arguments_are_refused() {
         for (size, count) in [
             (64, 0),
-            (64, -1),
             (0, 10),
-            (-8, 10),
-            (i64::MAX, 2),
+            (usize::MAX - 2, 1),
+            (isize::MAX as usize, 2),
             (64, MAX_BLOCKS + 1),
         ] {
             assert_eq!(
@@ -275,42 +379,42 @@ mod tests {
     fn foreign_interior_and_double_frees_change_nothing() {
         let mut pool = Pool::new(24, 4).unwrap();
         let mut other = Pool::new(24, 4).unwrap();
-        let a = pool.alloc().unwrap();
-        let b = pool.alloc().unwrap();
-        let foreign = other.alloc().unwrap();
+        let a = addr(pool.alloc_block().unwrap());
+        let b = addr(pool.alloc_block().unwrap());
+        let foreign = addr(other.alloc_block().unwrap());
         for bad in [a + 8, a - 8, b + 8, b + 96, foreign, 8, usize::MAX] {
             assert_eq!(
-                pool.dealloc(bad as i64),
+                pool.dealloc(ptr(bad)),
                 Err(Error::ForeignPointer),
                 "{bad:#x}"
             );
         }
         // Block starts never handed out are free blocks.
         for never in [b + 24, b + 48] {
-            assert_eq!(pool.dealloc(never as i64), Err(Error::DoubleFree));
+            assert_eq!(pool.dealloc(ptr(never)), Err(Error::DoubleFree));
         }
-        pool.dealloc(a as i64).unwrap();
-        assert_eq!(pool.dealloc(a as i64), Err(Error::DoubleFree));
+        pool.dealloc(ptr(a)).unwrap();
+        assert_eq!(pool.dealloc(ptr(a)), Err(Error::DoubleFree));
         assert_eq!((pool.num_free(), pool.num_allocated()), (3, 1));
-        assert!(pool.owns(b as i64) && !pool.owns(a as i64));
-        assert_eq!(pool.alloc().unwrap(), a);
-        let c = pool.alloc().unwrap();
+        assert!(pool.owns(b) && !pool.owns(a));
+        assert_eq!(addr(pool.alloc_block().unwrap()), a);
+        let c = addr(pool.alloc_block().unwrap());
         assert!(c != a && c != b);
     }
 
     #[test]
     fn exact_division_test_matches_division() {
         for block in [8usize, 24, 40, 56, 72, 96, 104, 1000, 4104] {
-            let mut pool = Pool::new(block as i64, 50).unwrap();
+            let mut pool = Pool::new(block, 50).unwrap();
             for _ in 0..50 {
-                pool.alloc().unwrap();
+                pool.alloc_block().unwrap();
             }
             let start = pool.buffer.start();
             for offset in 0..block * 52 {
                 let expected =
                     (offset % block == 0 && offset / block < 50).then_some(offset / block);
                 assert_eq!(
-                    pool.block_index((start + offset) as i64),
+                    pool.block_index(start + offset),
                     expected,
                     "{block} {offset}"
                 );
@@ -324,7 +428,7 @@ mod tests {
         // is ever written.
         let mut pool = Pool::new(64, 1_000_000).unwrap();
         assert_eq!(pool.links.len(), 0);
-        pool.alloc().unwrap();
+        pool.alloc_block().unwrap();
         assert_eq!(pool.links.len(), 1);
         assert_eq!(pool.num_free(), 999_999);
     }
@@ -332,10 +436,55 @@ mod tests {
     #[test]
     fn drop_buffer_leaves_an_empty_pool() {
         let mut pool = Pool::new(64, 10).unwrap();
-        let a = pool.alloc().unwrap();
+        let a = pool.alloc_block().unwrap();
         pool.drop_buffer();
         assert_eq!((pool.num_free(), pool.num_allocated()), (0, 0));
-        assert_eq!(pool.alloc(), Err(Error::Exhausted));
-        assert_eq!(pool.dealloc(a as i64), Err(Error::ForeignPointer));
+        assert_eq!(pool.alloc_block(), Err(Error::Exhausted));
+        assert_eq!(pool.dealloc(a), Err(Error::ForeignPointer));
+    }
+
+    #[test]
+    fn through_the_interface_layouts_past_the_block_are_unsupported() {
+        let mut pool = Pool::new(24, 4).unwrap();
+        assert_eq!(pool.block_align(), 8);
+        let a = pool.alloc(layout(24, 8)).unwrap();
+        assert_eq!(a.size, 24);
+        assert_eq!(pool.alloc(layout(25, 8)), Err(Error::Unsupported));
+        assert_eq!(pool.alloc(layout(8, 16)), Err(Error::Unsupported));
+        // SAFETY: a block of this pool, or pointers it refuses.
+        unsafe {
+            assert_eq!(pool.resize(a.ptr, layout(24, 8), 1), Ok(24));
+            assert_eq!(
+                pool.resize(a.ptr, layout(24, 8), 25),
+                Err(Error::Unsupported)
+            );
+            let moved = pool.realloc(a.ptr, layout(24, 8), layout(16, 8)).unwrap();
+            assert_eq!(moved.ptr, a.ptr);
+            assert_eq!(
+                pool.realloc(a.ptr, layout(24, 8), layout(32, 8)),
+                Err(Error::Unsupported)
+            );
+            assert_eq!(
+                pool.readable(ptr(addr(a.ptr) + 8), layout(8, 8)),
+                Err(Error::ForeignPointer)
+            );
+            pool.free(a.ptr, layout(24, 8)).unwrap();
+            assert_eq!(pool.resize(a.ptr, layout(24, 8), 8), Err(Error::DoubleFree));
+        }
+        assert_eq!(pool.num_allocated(), 0);
+    }
+
+    #[test]
+    fn reset_frees_every_block_at_once() {
+        let mut pool = Pool::new(16, 3).unwrap();
+        let blocks: Vec<_> = (0..3).map(|_| pool.alloc_block().unwrap()).collect();
+        pool.reset().unwrap();
+        assert_eq!((pool.num_free(), pool.num_allocated()), (3, 0));
+        for block in &blocks {
+            assert_eq!(pool.dealloc(*block), Err(Error::DoubleFree));
+        }
+        let again: Vec<_> = (0..3).map(|_| pool.alloc_block().unwrap()).collect();
+        assert_eq!(again, blocks);
+        assert_eq!(pool.alloc_block(), Err(Error::Exhausted));
     }
 }

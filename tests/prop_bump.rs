@@ -1,23 +1,26 @@
-//! Model-based test of the bump arena, mostly over a caller buffer
-//! deliberately misaligned by 0..15 bytes, so the test knows the bounds
-//! exactly; sometimes over a buffer of its own, whose end the test finds
-//! with a probe (an empty arena puts a one-byte request at `end - 1`).
+//! Model-based test of the bump arena through the C ABI (`bump_*`, via
+//! `common::c_api::CBump`, so that the edge `int64_t` inputs meet the ABI's
+//! own validation), mostly over a caller buffer deliberately misaligned by
+//! 0..15 bytes, so the test knows the bounds exactly; sometimes over a
+//! buffer of its own, whose start the test finds with a probe (an empty
+//! arena puts its first one-byte request at `start`).
 //!
-//! The model is the downward bump of the `bump` module docs: a request of
-//! `size` bytes aligned to `align` lands at the highest address `p` with
-//! `p % align == 0`, `p + max(size, 1) <= top` and `p >= start`; there is
-//! none iff the arena is exhausted for it.
+//! The model is the upward bump of the `bump` module docs: a request of
+//! `size` bytes aligned to `align` lands at `p = align_up(top, align)` (the
+//! first address at or after the top with `p % align == 0`), the new top
+//! is `p + max(size, 1)`, and the arena is exhausted for it iff that passes
+//! the end. `bump_remaining` is `end - top`.
 
 mod common;
 
+use common::c_api::{CBump, Layout};
 use common::{
     check_disjoint, check_inside, config, core_layout_ok, fill, request_align, request_size,
     sequence, verify, verify_zero, Span,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use vais_alloc::bump::Bump;
-use vais_alloc::{Error, Layout};
+use vais_alloc::Error;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -71,7 +74,7 @@ struct Model {
     base: Option<*mut u8>,
     start: usize,
     end: usize,
-    /// Lowest address handed out (`end` when empty).
+    /// First address not handed out (`start` when empty).
     top: usize,
     /// `drop_buffer` was called: capacity 0 from now on.
     dropped: bool,
@@ -96,17 +99,13 @@ impl Model {
         if self.dropped {
             return Err(Error::Exhausted);
         }
-        let (size, align) = (size as usize, align as usize);
-        let need = size.max(1);
-        if self.top - self.start < need {
+        let (size, align) = (size as u128, align as u128);
+        // The first aligned address at or after `top`, and the block's end.
+        let p = (self.top as u128).div_ceil(align) * align;
+        if p + size.max(1) > self.end as u128 {
             return Err(Error::Exhausted);
         }
-        // Highest aligned address whose block ends at or below `top`.
-        let p = (self.top - need) / align * align;
-        if p < self.start {
-            return Err(Error::Exhausted);
-        }
-        Ok(p)
+        Ok(p as usize)
     }
 
     /// A pointer for an address inside the arena's buffer.
@@ -117,13 +116,9 @@ impl Model {
         }
     }
 
-    fn check(&self, bump: &Bump) -> Result<(), TestCaseError> {
+    fn check(&self, bump: &CBump) -> Result<(), TestCaseError> {
         prop_assert_eq!(bump.capacity(), self.capacity());
-        let remaining = if self.dropped {
-            0
-        } else {
-            self.top - self.start
-        };
+        let remaining = if self.dropped { 0 } else { self.end - self.top };
         prop_assert_eq!(bump.remaining(), remaining);
         prop_assert_eq!(bump.total_allocated(), self.total);
         let mut spans = Vec::with_capacity(self.live.len());
@@ -161,15 +156,15 @@ proptest! {
         let mut storage = vec![0xA5u8; capacity + 32];
         let base = storage.as_mut_ptr();
         let (mut bump, start, base) = if owned {
-            let mut bump = Bump::new(capacity as i64).unwrap();
+            let mut bump = CBump::new(capacity as i64).unwrap();
             let start = match bump.alloc(Layout::new(0, 1)) {
-                Ok(probe) => probe.ptr as usize + 1 - capacity,
+                Ok(probe) => probe.ptr as usize,
                 Err(e) => {
                     prop_assert_eq!((capacity, e), (0, Error::Exhausted));
                     0
                 }
             };
-            bump.reset();
+            prop_assert_eq!(bump.reset(), Ok(()));
             prop_assert_eq!(start % 16, 0, "the arena's own buffer is 16-byte aligned");
             (bump, start, None)
         } else {
@@ -177,14 +172,14 @@ proptest! {
             // SAFETY: `[start, start + capacity)` lies inside `storage`,
             // which is not touched otherwise (only through `base`) and
             // outlives `bump`.
-            let bump = unsafe { Bump::from_buffer(start as i64, capacity as i64) }.unwrap();
+            let bump = unsafe { CBump::from_buffer(start as i64, capacity as i64) }.unwrap();
             (bump, start, Some(base))
         };
         let mut model = Model {
             base,
             start,
             end: start + capacity,
-            top: start + capacity,
+            top: start,
             dropped: false,
             total: 0,
             live: Vec::new(),
@@ -218,7 +213,7 @@ proptest! {
                             }
                             // SAFETY: inside the arena's buffer (checked).
                             unsafe { fill(model.ptr(p), live.size, id) };
-                            model.top = p;
+                            model.top = p + live.size.max(1);
                             model.total += live.size;
                             model.live.push(live);
                         }
@@ -227,15 +222,15 @@ proptest! {
                     }
                 }
                 Op::Reset => {
-                    bump.reset();
-                    model.top = model.end;
+                    prop_assert_eq!(bump.reset(), Ok(()), "step {}", step);
+                    model.top = model.start;
                     model.total = 0;
                     model.live.clear();
                 }
                 Op::DropBuffer => {
-                    bump.drop_buffer();
+                    prop_assert_eq!(bump.drop_buffer(), Ok(()), "step {}", step);
                     model.dropped = true;
-                    model.top = model.end;
+                    model.top = model.start;
                     model.total = 0;
                     model.live.clear();
                 }
@@ -248,7 +243,7 @@ proptest! {
                     };
                     let address = (anchor as i64).wrapping_add(delta);
                     let a = address as usize;
-                    let expected = !model.dropped && a >= model.top && a < model.end;
+                    let expected = !model.dropped && a >= model.start && a < model.top;
                     prop_assert_eq!(bump.owns(address), expected, "step {}: owns({:#x})", step, a);
                 }
             }

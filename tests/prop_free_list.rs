@@ -1,4 +1,6 @@
-//! Model-based tests of the free-list (segregated fit) allocator.
+//! Model-based tests of the free-list (segregated fit) allocator through
+//! the C ABI (`freelist_*`, via `common::c_api::CFreeList`, so that the edge
+//! `int64_t` inputs meet the ABI's own validation).
 //!
 //! The model keeps the live allocations. `total_allocated` must be the sum
 //! of `usable size + 8` (`OVERHEAD`: the header word before the payload;
@@ -17,12 +19,23 @@
 //! request must fail when it exceeds `largest_free_block()` and must succeed
 //! when even the worst alignment gap (`align + 32`) leaves room for it.
 //!
+//! `freelist_realloc` of a live block is judged the same way (it must
+//! succeed wherever the allocation it may fall back to must, and may
+//! succeed in place where that one would fail); a success keeps the first
+//! `min(old usable size, new size)` bytes, compared with a copy taken
+//! before the call. A realloc of anything but a live block is refused as
+//! its free would be, and `ptr == 0` acts as an allocation. Every refusal
+//! leaves the counters as they were. `freelist_reset` makes the heap one
+//! free block again (as fresh), and every pointer handed out before is
+//! refused from then on (the model keeps them as stale).
+//!
 //! The allocator owns its buffer; the test finds its start with a probe: a
 //! fresh allocator is one free block at offset 0, so its first allocation
 //! aligned to at most 16 has its header at the buffer start.
 
 mod common;
 
+use common::c_api::{Allocation, CFreeList, Layout};
 use common::{
     check_disjoint, check_inside, config, core_layout_ok, edge_i64, fill, request_align,
     request_size, sequence, verify, Rng, Span,
@@ -31,8 +44,9 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 use std::collections::BTreeMap;
-use vais_alloc::free_list::{FreeList, HEADER_SIZE, MIN_BLOCK, OVERHEAD};
-use vais_alloc::{Error, Layout};
+use std::ops::Range;
+use vais_alloc::free_list::{HEADER_SIZE, MIN_BLOCK, OVERHEAD};
+use vais_alloc::Error;
 
 #[derive(Clone, Debug)]
 enum Target {
@@ -63,6 +77,15 @@ enum Op {
         fill_all: bool,
     },
     Dealloc(Target),
+    /// `freelist_realloc` of the target to `{size, align}`; `fill_all` as
+    /// for `Alloc`, for the block it returns.
+    Realloc {
+        target: Target,
+        size: i64,
+        align: i64,
+        fill_all: bool,
+    },
+    Reset,
     DropBuffer,
 }
 
@@ -83,6 +106,9 @@ fn op() -> impl Strategy<Value = Op> {
         24 => (request_size(300), request_align(), prop::bool::weighted(0.75))
             .prop_map(|(size, align, fill_all)| Op::Alloc { size, align, fill_all }),
         28 => target().prop_map(Op::Dealloc),
+        12 => (target(), request_size(300), request_align(), prop::bool::weighted(0.75))
+            .prop_map(|(target, size, align, fill_all)| Op::Realloc { target, size, align, fill_all }),
+        1 => Just(Op::Reset),
     ]
 }
 
@@ -92,9 +118,15 @@ fn large_op() -> impl Strategy<Value = Op> {
     let size = (0u32..=26, any::<u64>()).prop_map(|(k, r)| (r % (1u64 << k) + (1 << k) / 2) as i64);
     let align = prop_oneof![6 => Just(8i64), 1 => (0u32..=16).prop_map(|k| 1i64 << k)];
     prop_oneof![
-        5 => (size, align).prop_map(|(size, align)| Op::Alloc { size, align, fill_all: true }),
+        5 => (size.clone(), align.clone()).prop_map(|(size, align)| Op::Alloc { size, align, fill_all: true }),
         4 => any::<Index>().prop_map(|i| Op::Dealloc(Target::Live(i))),
         1 => target().prop_map(Op::Dealloc),
+        2 => (any::<Index>(), size, align).prop_map(|(i, size, align)| Op::Realloc {
+            target: Target::Live(i),
+            size,
+            align,
+            fill_all: true,
+        }),
     ]
 }
 
@@ -130,6 +162,35 @@ enum Expect {
     Succeed,
     /// Either outcome is allowed (large alignment, middle ground).
     Either,
+    /// A pointer that is no live block: refused as its free would be.
+    Refused,
+}
+
+/// The parts of a block's first `keep` bytes the test compares across a
+/// realloc: all of them, or for a large block (whose bytes past the first
+/// `limit` the test never wrote) the first and the last `limit`.
+fn windows(keep: usize, limit: usize) -> Vec<Range<usize>> {
+    if keep <= limit.saturating_mul(2) {
+        core::iter::once(0..keep).collect()
+    } else {
+        [0..limit, keep - limit..keep].into()
+    }
+}
+
+/// A copy of the bytes of `windows` at `ptr`.
+///
+/// # Safety
+/// The windows lie in a block of the allocator (inside its buffer, which
+/// is zero-filled at creation, so every byte is initialised).
+unsafe fn copy_out(ptr: usize, windows: &[Range<usize>]) -> Vec<Vec<u8>> {
+    windows
+        .iter()
+        .map(|window| {
+            // SAFETY: the caller's promise.
+            unsafe { core::slice::from_raw_parts((ptr + window.start) as *const u8, window.len()) }
+                .to_vec()
+        })
+        .collect()
 }
 
 struct Model {
@@ -193,7 +254,73 @@ impl Model {
         }
     }
 
-    fn check(&self, list: &FreeList) -> Result<(), TestCaseError> {
+    /// Whether `a`, no live block, is a payload-aligned address of the
+    /// heap: then either refusal is fair (a free block's start, a stale
+    /// pointer, a pointer into a payload), otherwise it is foreign.
+    fn aligned_in_heap(&self, a: usize) -> bool {
+        !self.dropped
+            && a >= self.start + HEADER_SIZE
+            && a < self.start + self.capacity
+            && (a - self.start) % 16 == 0
+    }
+
+    /// Checks a refusal of `a`, which is no live block.
+    fn check_refusal(&self, a: usize, got: Error, what: &str) -> Result<(), TestCaseError> {
+        if self.aligned_in_heap(a) {
+            prop_assert!(
+                matches!(got, Error::DoubleFree | Error::ForeignPointer),
+                "{}: {:#x}: {:?}",
+                what,
+                a,
+                got
+            );
+        } else {
+            prop_assert_eq!(got, Error::ForeignPointer, "{}: {:#x}", what, a);
+        }
+        Ok(())
+    }
+
+    /// Checks a block just handed out for `layout` (valid) and records it,
+    /// with the test's pattern written over `fill_all ? usable : size`
+    /// bytes (at most `fill_limit`).
+    fn accept(
+        &mut self,
+        what: &str,
+        layout: Layout,
+        a: Allocation,
+        fill_all: bool,
+        fill_limit: usize,
+        id: u64,
+    ) -> Result<(), TestCaseError> {
+        let Layout { size, align } = layout;
+        let ptr = a.ptr as usize;
+        let usable = a.size as usize;
+        prop_assert_eq!(ptr % align as usize, 0, "{}", what);
+        prop_assert!(a.size >= size, "{} gave {:?}", what, a);
+        // No waste beyond the block size the request needs and a remainder
+        // too small to split off (a multiple of 16 below MIN_BLOCK).
+        prop_assert!(
+            usable as u128 <= block_size_for(size as u128) + (MIN_BLOCK - 16 - OVERHEAD) as u128,
+            "{} gave {} usable bytes",
+            what,
+            usable
+        );
+        prop_assert!(
+            !self.live.contains_key(&ptr),
+            "{}: {:#x} is live already",
+            what,
+            ptr
+        );
+        check_in_heap(span(ptr, usable, id), self.start, self.capacity)?;
+        let filled = if fill_all { usable } else { size as usize }.min(fill_limit);
+        // SAFETY: inside the buffer (checked above).
+        unsafe { fill(ptr as *mut u8, filled, id) };
+        self.live.insert(ptr, (usable, filled, id));
+        self.stale.retain(|&p| p != ptr);
+        Ok(())
+    }
+
+    fn check(&self, list: &CFreeList) -> Result<(), TestCaseError> {
         if let Err(e) = list.check_consistency() {
             prop_assert!(false, "check_consistency: {}", e);
         }
@@ -216,8 +343,8 @@ impl Model {
 }
 
 /// A fresh free list and its buffer start, found by a probe.
-fn new_with_start(capacity: usize) -> Result<(FreeList, usize), TestCaseError> {
-    let mut list = FreeList::new(capacity as i64).unwrap();
+fn new_with_start(capacity: usize) -> Result<(CFreeList, usize), TestCaseError> {
+    let mut list = CFreeList::new(capacity as i64).unwrap();
     let probe = list.alloc(Layout::new(0, 8)).unwrap();
     list.dealloc(probe.ptr).unwrap();
     let start = probe.ptr as usize - HEADER_SIZE;
@@ -230,6 +357,7 @@ fn new_with_start(capacity: usize) -> Result<(FreeList, usize), TestCaseError> {
 /// at most `fill_limit` bytes of each allocation.
 fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), TestCaseError> {
     let (mut list, start) = new_with_start(capacity)?;
+    let fresh_largest = list.largest_free_block();
     let (mut other, _) = new_with_start(256)?;
     let foreign = other.alloc(Layout::new(8, 8)).unwrap().ptr;
     let mut model = Model {
@@ -243,6 +371,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
     for (step, op) in ops.into_iter().enumerate() {
         let before = snapshot(&list);
         let largest = before.2;
+        let id = step as u64;
         match op {
             Op::Alloc {
                 size,
@@ -252,44 +381,21 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                 let layout = Layout::new(size, align);
                 let expect = model.expect_alloc(size, align, largest);
                 let got = list.alloc(layout);
+                let what = format!("step {step}: alloc {layout:?}");
                 match (&expect, got) {
                     (Expect::Succeed | Expect::Either, Ok(a)) => {
-                        let ptr = a.ptr as usize;
-                        let usable = a.size as usize;
-                        prop_assert_eq!(ptr % align as usize, 0, "step {}: {:?}", step, layout);
-                        prop_assert!(a.size >= size, "step {}: {:?} gave {:?}", step, layout, a);
-                        // No waste beyond the block size the request
-                        // needs and a remainder too small to split off (a
-                        // multiple of 16 below MIN_BLOCK).
-                        prop_assert!(
-                            usable as u128
-                                <= block_size_for(size as u128)
-                                    + (MIN_BLOCK - 16 - OVERHEAD) as u128,
-                            "step {}: {:?} gave {} usable bytes",
-                            step,
-                            layout,
-                            usable
-                        );
-                        prop_assert!(!model.live.contains_key(&ptr));
-                        let id = step as u64;
-                        check_in_heap(span(ptr, usable, id), model.start, model.capacity)?;
-                        let filled = if fill_all { usable } else { size as usize }.min(fill_limit);
-                        // SAFETY: inside the buffer (checked above).
-                        unsafe { fill(ptr as *mut u8, filled, id) };
-                        model.live.insert(ptr, (usable, filled, id));
-                        model.stale.retain(|&p| p != ptr);
+                        model.accept(&what, layout, a, fill_all, fill_limit, id)?;
                     }
                     (Expect::Fail(e), Err(g)) => {
-                        prop_assert_eq!(*e, g, "step {}: {:?} (largest {})", step, layout, largest);
+                        prop_assert_eq!(*e, g, "{} (largest {})", what, largest);
                     }
                     (Expect::Either, Err(g)) => {
-                        prop_assert_eq!(g, Error::Exhausted, "step {}: {:?}", step, layout);
+                        prop_assert_eq!(g, Error::Exhausted, "{}", what);
                     }
                     (e, g) => prop_assert!(
                         false,
-                        "step {}: {:?} with largest_free_block {}: expected {:?}, got {:?}",
-                        step,
-                        layout,
+                        "{} with largest_free_block {}: expected {:?}, got {:?}",
+                        what,
                         largest,
                         e,
                         g
@@ -297,13 +403,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                 }
                 if got.is_err() {
                     let after = snapshot(&list);
-                    prop_assert_eq!(
-                        before,
-                        after,
-                        "step {}: a refused {:?} changed the state",
-                        step,
-                        layout
-                    );
+                    prop_assert_eq!(before, after, "{}: a refusal changed the state", what);
                 }
             }
             Op::Dealloc(target) => {
@@ -317,42 +417,108 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                     model.live.remove(&a);
                     model.stale.push(a);
                 } else {
-                    let aligned_in_heap = !model.dropped
-                        && a >= model.start + HEADER_SIZE
-                        && a < model.start + model.capacity
-                        && (a - model.start) % 16 == 0;
-                    if aligned_in_heap {
-                        // A free block's start, a stale pointer, or a
-                        // pointer into a payload: refused either way.
-                        prop_assert!(
-                            matches!(got, Err(Error::DoubleFree | Error::ForeignPointer)),
-                            "step {}: free of {:#x} ({:?}): {:?}",
-                            step,
-                            a,
-                            target,
-                            got
-                        );
-                    } else {
-                        prop_assert_eq!(
-                            got,
-                            Err(Error::ForeignPointer),
-                            "step {}: free of {:#x} ({:?})",
-                            step,
-                            a,
-                            target
-                        );
+                    let what = format!("step {step}: free of {a:#x} ({target:?})");
+                    match got {
+                        Ok(()) => prop_assert!(false, "{}: accepted", what),
+                        Err(g) => model.check_refusal(a, g, &what)?,
                     }
                     let after = snapshot(&list);
-                    prop_assert_eq!(
-                        before,
-                        after,
-                        "step {}: a refused free changed the state",
-                        step
-                    );
+                    prop_assert_eq!(before, after, "{}: a refusal changed the state", what);
                 }
             }
+            Op::Realloc {
+                target,
+                size,
+                align,
+                fill_all,
+            } => {
+                let address = model.address_of(&target, foreign);
+                let a = address as usize;
+                let layout = Layout::new(size, align);
+                let what = format!("step {step}: realloc of {a:#x} ({target:?}) to {layout:?}");
+                let old = model.live.get(&a).copied();
+                let expect = if !core_layout_ok(size, align) {
+                    Expect::Fail(Error::InvalidLayout)
+                } else if address == 0 {
+                    model.expect_alloc(size, align, largest)
+                } else if old.is_some() {
+                    // It must succeed where the allocation it falls back
+                    // to must; in place, it may succeed where that fails.
+                    match model.expect_alloc(size, align, largest) {
+                        Expect::Succeed => Expect::Succeed,
+                        _ => Expect::Either,
+                    }
+                } else {
+                    Expect::Refused
+                };
+                // What must survive a move: the first min(old usable, new
+                // size) bytes, copied before the call.
+                let kept = old.map(|(usable, _, _)| {
+                    let keep = usable.min(size.max(0) as usize);
+                    let windows = windows(keep, fill_limit.max(4096));
+                    // SAFETY: a live block: `usable` bytes inside the buffer.
+                    let bytes = unsafe { copy_out(a, &windows) };
+                    (windows, bytes)
+                });
+                let got = list.realloc(address, layout);
+                match (&expect, got) {
+                    (Expect::Succeed | Expect::Either, Ok(moved)) => {
+                        if let Some((windows, bytes)) = kept {
+                            // SAFETY: the new block holds at least `size`
+                            // usable bytes, and every window lies below
+                            // min(old usable, size).
+                            let now = unsafe { copy_out(moved.ptr as usize, &windows) };
+                            prop_assert!(
+                                now == bytes,
+                                "{}: the first {} bytes were not kept (moved to {:#x})",
+                                what,
+                                windows.last().map_or(0, |w| w.end),
+                                moved.ptr
+                            );
+                            model.live.remove(&a);
+                            if moved.ptr as usize != a {
+                                model.stale.push(a);
+                            }
+                        }
+                        model.accept(&what, layout, moved, fill_all, fill_limit, id)?;
+                    }
+                    (Expect::Fail(e), Err(g)) => {
+                        prop_assert_eq!(*e, g, "{} (largest {})", what, largest);
+                    }
+                    (Expect::Either, Err(g)) => {
+                        prop_assert_eq!(g, Error::Exhausted, "{}", what);
+                    }
+                    (Expect::Refused, Err(g)) => model.check_refusal(a, g, &what)?,
+                    (e, g) => prop_assert!(
+                        false,
+                        "{} with largest_free_block {}: expected {:?}, got {:?}",
+                        what,
+                        largest,
+                        e,
+                        g
+                    ),
+                }
+                if got.is_err() {
+                    let after = snapshot(&list);
+                    prop_assert_eq!(before, after, "{}: a refusal changed the state", what);
+                }
+            }
+            Op::Reset => {
+                prop_assert_eq!(list.reset(), Ok(()), "step {}", step);
+                // Every pointer handed out before is refused from now on.
+                let old: Vec<usize> = model.live.keys().copied().collect();
+                model.live.clear();
+                model.stale.extend(old);
+                let fresh = if model.dropped { 0 } else { fresh_largest };
+                prop_assert_eq!(
+                    list.largest_free_block(),
+                    fresh,
+                    "step {}: after a reset the heap is one free block again",
+                    step
+                );
+            }
             Op::DropBuffer => {
-                list.drop_buffer();
+                prop_assert_eq!(list.drop_buffer(), Ok(()), "step {}", step);
                 model.dropped = true;
                 model.live.clear();
                 model.stale.clear();
@@ -361,13 +527,15 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
         model.check(&list)?;
     }
     other.dealloc(foreign).unwrap();
-    other.check_consistency().unwrap();
+    if let Err(e) = other.check_consistency() {
+        prop_assert!(false, "the other free list: {}", e);
+    }
     Ok(())
 }
 
 /// What the free list reports: (total allocated, remaining, largest free
 /// block), to prove a refused call changed nothing.
-fn snapshot(list: &FreeList) -> (usize, usize, usize) {
+fn snapshot(list: &CFreeList) -> (usize, usize, usize) {
     (
         list.total_allocated(),
         list.remaining(),
@@ -414,7 +582,7 @@ proptest! {
     ) {
         let (mut list, start) = new_with_start(capacity)?;
         let mut live: Vec<(usize, usize, u64)> = Vec::new();
-        let mut push = |list: &mut FreeList, size: i64, align: i64| -> Result<bool, TestCaseError> {
+        let mut push = |list: &mut CFreeList, size: i64, align: i64| -> Result<bool, TestCaseError> {
             match list.alloc(Layout::new(size, align)) {
                 Ok(a) => {
                     let (ptr, usable) = (a.ptr as usize, a.size as usize);

@@ -1,13 +1,18 @@
-//! `Layout::check`, `Layout::array` and `Layout::extend` agree with the
-//! arithmetic of `core::alloc::Layout` wherever it succeeds, and fail with
-//! `Error::InvalidLayout` exactly where it fails.
+//! The C ABI's layout rules agree with the arithmetic of
+//! `core::alloc::Layout` wherever it succeeds, and fail with
+//! `Error::InvalidLayout` exactly where it fails: `Layout::check` (the one
+//! validation every ABI function applies to an `int64_t` layout, rule 4),
+//! and `layout_array` / `layout_extend` (called as C calls them, via
+//! `common::c_api`, which also checks that a failure returns `{-1, -1}`
+//! and records its code).
 
 mod common;
 
+use common::c_api::{layout_array, layout_extend, Layout};
 use common::{config, core_layout_ok, edge_i64, near_power_of_two};
 use core::alloc::Layout as CoreLayout;
 use proptest::prelude::*;
-use vais_alloc::{Error, Layout};
+use vais_alloc::Error;
 
 /// `core`'s layout for `(size, align)`, `None` when negative or refused.
 fn core_layout(size: i64, align: i64) -> Option<CoreLayout> {
@@ -82,7 +87,7 @@ proptest! {
         let got = Layout::new(size, align).check();
         if core_layout_ok(size, align) {
             let checked = got.expect("core accepts it");
-            prop_assert_eq!((checked.size as i64, checked.align as i64), (size, align));
+            prop_assert_eq!((checked.size() as i64, checked.align() as i64), (size, align));
         } else {
             prop_assert_eq!(got, Err(Error::InvalidLayout));
         }
@@ -106,7 +111,7 @@ proptest! {
                 (limit as i64).wrapping_add(delta)
             }
         };
-        let got = Layout::array(elem_size, elem_align, count);
+        let got = layout_array(elem_size, elem_align, count);
         match core_array(elem_size, elem_align, count) {
             Some(expected) => {
                 prop_assert_eq!(got, Ok(expected), "array({}, {}, {})", elem_size, elem_align, count);
@@ -149,7 +154,7 @@ proptest! {
         };
         let base = Layout::new(base_size, base_align);
         let ext = Layout::new(ext_size, ext_align);
-        let got = Layout::extend(base, ext);
+        let got = layout_extend(base, ext);
         match core_extend(base, ext) {
             Some((expected, offset)) => {
                 prop_assert_eq!(got, Ok(expected), "extend({:?}, {:?})", base, ext);

@@ -1,9 +1,13 @@
-//! Model-based test of the block pool.
+//! Model-based test of the block pool through the C ABI (`pool_*`, via
+//! `common::c_api::CPool`, so that the edge `int64_t` inputs meet the ABI's
+//! own validation).
 //!
 //! The model keeps the set of live blocks (by index) and the set of blocks
 //! ever handed out. Allocation succeeds iff fewer than `num_blocks` are
 //! live; a free succeeds iff the address is a live block's start; a free
 //! block's start is a `DoubleFree`; anything else is a `ForeignPointer`.
+//! `pool_reset` makes every block free again at once (the blocks handed
+//! out before are then free blocks: `DoubleFree`).
 //!
 //! The pool owns its buffer; the test finds its start with a probe: blocks
 //! are carved from a frontier that starts at the buffer start, so a fresh
@@ -12,12 +16,13 @@
 
 mod common;
 
+use common::c_api::CPool;
 use common::{check_disjoint, check_inside, config, edge_i64, fill, sequence, verify, Span};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, BTreeSet};
-use vais_alloc::pool::{Pool, MAX_BLOCKS};
+use vais_alloc::pool::MAX_BLOCKS;
 use vais_alloc::Error;
 
 #[derive(Clone, Debug)]
@@ -42,6 +47,7 @@ enum Op {
     Alloc,
     Dealloc(Target),
     Owns(Target),
+    Reset,
     DropBuffer,
 }
 
@@ -62,6 +68,7 @@ fn op() -> impl Strategy<Value = Op> {
         10 => Just(Op::Alloc),
         8 => target().prop_map(Op::Dealloc),
         2 => target().prop_map(Op::Owns),
+        1 => Just(Op::Reset),
     ]
 }
 
@@ -114,7 +121,7 @@ impl Model {
         (1 << self.block_size.trailing_zeros()).min(16)
     }
 
-    fn check(&self, pool: &Pool) -> Result<(), TestCaseError> {
+    fn check(&self, pool: &CPool) -> Result<(), TestCaseError> {
         prop_assert_eq!(pool.num_allocated(), self.live.len());
         prop_assert_eq!(pool.num_free(), self.num_blocks - self.live.len());
         let end = self.start + self.block_size * self.num_blocks;
@@ -145,10 +152,10 @@ proptest! {
         num_blocks in prop_oneof![3 => 1usize..=40, 1 => 41usize..=200],
         ops in sequence(op(), Op::DropBuffer),
     ) {
-        let mut pool = Pool::new(block_size, num_blocks as i64).unwrap();
+        let mut pool = CPool::new(block_size, num_blocks as i64).unwrap();
         let expected_size = ((block_size as usize).div_ceil(8) * 8).max(8);
         prop_assert_eq!(pool.block_size(), expected_size);
-        let mut other = Pool::new(block_size, 4).unwrap();
+        let mut other = CPool::new(block_size, 4).unwrap();
         let foreign = other.alloc().unwrap();
 
         let start = pool.alloc().unwrap();
@@ -222,8 +229,14 @@ proptest! {
                         .is_some_and(|k| model.live.contains_key(&k));
                     prop_assert_eq!(pool.owns(address), expected, "step {}: owns({:#x})", step, address);
                 }
+                Op::Reset => {
+                    prop_assert_eq!(pool.reset(), Ok(()), "step {}", step);
+                    // Every block is free; the ones handed out before stay
+                    // in `ever` (their starts are free blocks now).
+                    model.live.clear();
+                }
                 Op::DropBuffer => {
-                    pool.drop_buffer();
+                    prop_assert_eq!(pool.drop_buffer(), Ok(()), "step {}", step);
                     model.num_blocks = 0;
                     model.live.clear();
                     model.ever.clear();
@@ -234,7 +247,7 @@ proptest! {
         other.dealloc(foreign as i64).unwrap();
     }
 
-    /// `Pool::new` refuses exactly the bad arguments. (Valid pools whose
+    /// `pool_new` refuses exactly the bad arguments. (Valid pools whose
     /// buffer would be large are not built: the test must not depend on how
     /// much memory the machine has.)
     #[test]
@@ -243,7 +256,7 @@ proptest! {
         num_blocks in edge_i64(),
     ) {
         let expected = (|| {
-            if block_size <= 0 || num_blocks <= 0 || num_blocks > MAX_BLOCKS {
+            if block_size <= 0 || num_blocks <= 0 || num_blocks > MAX_BLOCKS as i64 {
                 return None;
             }
             let size = (block_size as u128).div_ceil(8) * 8;
@@ -252,11 +265,11 @@ proptest! {
         })();
         match expected {
             None => prop_assert_eq!(
-                Pool::new(block_size, num_blocks).unwrap_err(),
+                CPool::new(block_size, num_blocks).unwrap_err(),
                 Error::InvalidArgument
             ),
             Some((size, capacity)) if capacity <= 1 << 24 => {
-                let pool = Pool::new(block_size, num_blocks).unwrap();
+                let pool = CPool::new(block_size, num_blocks).unwrap();
                 prop_assert_eq!(pool.block_size(), size.max(8));
                 prop_assert_eq!(pool.num_free(), num_blocks as usize);
             }

@@ -1,25 +1,28 @@
-//! Model-based test of the LIFO stack allocator.
+//! Model-based test of the LIFO stack allocator through the C ABI
+//! (`stack_*`, via `common::c_api::CStack`, so that the edge `int64_t`
+//! inputs meet the ABI's own validation: `stack_alloc` refuses every
+//! invalid layout with `InvalidLayout`, whatever the room left).
 //!
 //! The model follows the `stack` module docs offset by offset: an
-//! allocation's 8-byte header sits at `align_up(top, 8)`, the payload at the
-//! first address at or after `header + 8` aligned as asked, the new top is
-//! the payload's end; it is exhausted iff that end passes the capacity. A
-//! pop restores the top from before the allocation exactly.
+//! allocation's payload is the first address aligned as asked, and to 16
+//! at least, with room for its 8-byte header right below it above the top;
+//! the new top is the payload's end; it is exhausted iff that end passes
+//! the capacity. A pop restores the top from before the allocation exactly.
 //!
 //! The stack owns its buffer (16-byte aligned by contract), so the test
 //! finds its start with a probe: the first allocation of an empty stack,
-//! aligned to at most 8, has its header at offset 0 and its payload at 8.
+//! aligned to at most 16, has its header at offset 8 and its payload at 16.
 
 mod common;
 
+use common::c_api::{CStack, Layout};
 use common::{
     check_disjoint, check_inside, config, core_layout_ok, fill, request_align, request_size,
     sequence, verify, Span,
 };
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
-use vais_alloc::stack::Stack;
-use vais_alloc::{Error, Layout};
+use vais_alloc::Error;
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -70,8 +73,8 @@ impl Model {
         let Some(start) = self.start else {
             return Err(Error::Exhausted);
         };
-        let header = align_up(self.top as u128, 8);
-        let payload = align_up(start as u128 + header + 8, align as u128);
+        let align = (align as u128).max(16);
+        let payload = align_up(start as u128 + self.top as u128 + 8, align);
         // A zero-size request takes one byte (stack.rs).
         let end = payload - start as u128 + size.max(1) as u128;
         if end > self.capacity as u128 {
@@ -80,7 +83,7 @@ impl Model {
         Ok(payload as usize)
     }
 
-    fn check(&self, stack: &Stack) -> Result<(), TestCaseError> {
+    fn check(&self, stack: &CStack) -> Result<(), TestCaseError> {
         prop_assert_eq!(stack.remaining(), self.capacity - self.top);
         prop_assert_eq!(stack.depth(), self.live.len());
         let Some(start) = self.start else {
@@ -113,13 +116,13 @@ proptest! {
         capacity in prop_oneof![6 => 0usize..=16384, 1 => 0usize..=40],
         ops in sequence(op(), Op::DropBuffer),
     ) {
-        let mut stack = Stack::new(capacity as i64).unwrap();
-        // A zero-size probe takes its header and one byte.
-        let start = if capacity >= 9 {
+        let mut stack = CStack::new(capacity as i64).unwrap();
+        // A zero-size probe takes 8 bytes of gap, its header and one byte.
+        let start = if capacity >= 17 {
             let probe = stack.alloc(Layout::new(0, 1)).unwrap();
-            prop_assert_eq!(stack.remaining(), capacity - 9);
+            prop_assert_eq!(stack.remaining(), capacity - 17);
             stack.pop().unwrap();
-            let start = probe.ptr as usize - 8;
+            let start = probe.ptr as usize - 16;
             prop_assert_eq!(start % 16, 0, "the stack's buffer is 16-byte aligned");
             Some(start)
         } else {
@@ -171,12 +174,12 @@ proptest! {
                     }
                 }
                 Op::Reset => {
-                    stack.reset();
+                    prop_assert_eq!(stack.reset(), Ok(()), "step {}", step);
                     model.top = 0;
                     model.live.clear();
                 }
                 Op::DropBuffer => {
-                    stack.drop_buffer();
+                    prop_assert_eq!(stack.drop_buffer(), Ok(()), "step {}", step);
                     model.start = None;
                     model.capacity = 0;
                     model.top = 0;

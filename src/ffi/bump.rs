@@ -1,9 +1,10 @@
 //! `bump_*`: the bump arena.
 
-use super::{core_of, drop_family, finish, free_family, new_handle, to_i64, Family};
+use super::types::{count, to_i64, Allocation, Layout};
+use super::{core_of, drop_family, finish, free_family, new_handle, Family};
+use crate::allocator::Allocator;
 use crate::bump::Bump;
 use crate::error::Error;
-use crate::layout::{Allocation, Layout};
 
 /// Opaque handle of a bump arena (Vais code holds it in an `i64`).
 pub struct BumpAllocator {
@@ -28,7 +29,7 @@ fn handle(core: Result<Bump, Error>) -> *mut BumpAllocator {
 /// when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
 #[no_mangle]
 pub extern "C" fn bump_new(capacity: i64) -> *mut BumpAllocator {
-    handle(Bump::new(capacity))
+    handle(count(capacity).and_then(Bump::new))
 }
 
 /// Creates an arena over caller memory `[buffer, buffer + capacity)`, at any
@@ -40,14 +41,19 @@ pub extern "C" fn bump_new(capacity: i64) -> *mut BumpAllocator {
 /// The range must stay valid for reads and writes while the arena uses it.
 #[no_mangle]
 pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut BumpAllocator {
-    // SAFETY: forwarded from this function's contract.
-    handle(unsafe { Bump::from_buffer(buffer, capacity) })
+    handle(
+        count(buffer)
+            .and_then(|buffer| Ok((buffer, count(capacity)?)))
+            // SAFETY: forwarded from this function's contract.
+            .and_then(|(buffer, capacity)| unsafe { Bump::from_buffer(buffer, capacity) }),
+    )
 }
 
-/// Allocates `layout` (address aligned to `layout.align`); `size` in the
-/// result is `layout.size`. A zero-size request takes one byte of the arena,
-/// so every pointer is distinct and a full arena refuses it. Returns `{0, 0}` on failure, the arena
-/// unchanged: `VAIS_ALLOC_E_EXHAUSTED` when it does not fit,
+/// Allocates `layout` at the first address at or after the arena's top
+/// aligned to `layout.align`; `size` in the result is `layout.size`. A
+/// zero-size request takes one byte of the arena, so every pointer is
+/// distinct and a full arena refuses it. Returns `{0, 0}` on failure, the
+/// arena unchanged: `VAIS_ALLOC_E_EXHAUSTED` when it does not fit,
 /// `VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_NULL_HANDLE`,
 /// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family.
 ///
@@ -56,7 +62,7 @@ pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut Bu
 #[no_mangle]
 pub unsafe extern "C" fn bump_alloc(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|bump| bump.alloc(layout)))
+    finish(unsafe { core_of(bump) }.and_then(|bump| Ok(bump.alloc(layout.check()?)?.into())))
 }
 
 /// Like `bump_alloc`, with the block zero-filled.
@@ -66,7 +72,7 @@ pub unsafe extern "C" fn bump_alloc(bump: *mut BumpAllocator, layout: Layout) ->
 #[no_mangle]
 pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|bump| bump.alloc_zeroed(layout)))
+    finish(unsafe { core_of(bump) }.and_then(|bump| Ok(bump.alloc_zeroed(layout.check()?)?.into())))
 }
 
 /// Frees every allocation at once, keeping the buffer. Returns 0, or a
@@ -77,10 +83,7 @@ pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Lay
 #[no_mangle]
 pub unsafe extern "C" fn bump_reset(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.map(|bump| {
-        bump.reset();
-        0
-    }))
+    finish(unsafe { core_of(bump) }.and_then(|bump| bump.reset().map(|()| 0)))
 }
 
 /// Returns the free bytes (`capacity - used`, alignment padding counts as
@@ -124,7 +127,7 @@ pub unsafe extern "C" fn bump_capacity(bump: *mut BumpAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn bump_owns(bump: *mut BumpAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.map(|bump| i64::from(bump.owns(ptr))))
+    finish(unsafe { core_of(bump) }.map(|bump| i64::from(bump.owns(ptr as usize))))
 }
 
 /// Releases an owned buffer (a `bump_from_buffer` buffer is left to its

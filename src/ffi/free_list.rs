@@ -1,8 +1,9 @@
 //! `freelist_*`: the general-purpose free-list allocator.
 
-use super::{core_of, drop_family, finish, free_family, new_handle, to_i64, Family};
+use super::types::{count, pointer, to_i64, Allocation, Layout};
+use super::{core_of, drop_family, finish, free_family, new_handle, Family};
+use crate::allocator::Allocator;
 use crate::free_list::FreeList;
-use crate::layout::{Allocation, Layout};
 
 /// Opaque handle of a free-list allocator (Vais code holds it in an `i64`).
 pub struct FreeListAllocator {
@@ -23,7 +24,7 @@ impl Family for FreeListAllocator {
 /// block (32 bytes) or exceeds 2^40 - 16, or `VAIS_ALLOC_E_OUT_OF_MEMORY`.
 #[no_mangle]
 pub extern "C" fn freelist_new(capacity: i64) -> *mut FreeListAllocator {
-    finish(FreeList::new(capacity).and_then(new_handle))
+    finish(count(capacity).and_then(FreeList::new).and_then(new_handle))
 }
 
 /// Allocates `layout` in O(1) (any power-of-two alignment). `size` in the
@@ -42,7 +43,7 @@ pub unsafe extern "C" fn freelist_alloc(
     layout: Layout,
 ) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(|list| list.alloc(layout)))
+    finish(unsafe { core_of(list) }.and_then(|list| Ok(list.alloc(layout.check()?)?.into())))
 }
 
 /// Resizes the block at `ptr` to `layout`, keeping the first
@@ -64,7 +65,16 @@ pub unsafe extern "C" fn freelist_realloc(
     layout: Layout,
 ) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(|list| list.realloc(ptr, layout)))
+    let realloc = |list: &mut FreeList| {
+        let layout = layout.check()?;
+        Ok(match pointer(ptr) {
+            Some(ptr) => list.realloc_block(ptr, layout)?,
+            None => list.alloc(layout)?,
+        }
+        .into())
+    };
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.and_then(realloc))
 }
 
 /// Frees a block in O(1), merging it with free neighbours; `ptr == 0` is a
@@ -80,7 +90,7 @@ pub unsafe extern "C" fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64
     // SAFETY: forwarded from this function's contract.
     finish(
         unsafe { core_of(list) }
-            .and_then(|list| list.dealloc(ptr))
+            .and_then(|list| pointer(ptr).map_or(Ok(()), |ptr| list.dealloc(ptr)))
             .map(|()| 0),
     )
 }
@@ -117,6 +127,19 @@ pub unsafe extern "C" fn freelist_remaining(list: *mut FreeListAllocator) -> i64
 pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(list) }.map(|list| to_i64(list.largest_free_block())))
+}
+
+/// Frees every block at once, in O(1): the heap is one free block again,
+/// and every pointer handed out before is refused from now on (the
+/// headers' key changes). Returns 0, or a negative error code for a bad
+/// handle.
+///
+/// # Safety
+/// `list` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn freelist_reset(list: *mut FreeListAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.and_then(|list| list.reset().map(|()| 0)))
 }
 
 /// Releases the buffer; the handle stays valid, empty, capacity 0. Returns

@@ -1,8 +1,9 @@
 //! `global_*`: the system allocator with any alignment.
 
 use super::finish;
-use crate::global;
-use crate::layout::{Allocation, Layout};
+use super::types::{pointer, Allocation, Layout};
+use crate::allocator::Allocator;
+use crate::global::Global;
 
 /// Allocates `layout.size` bytes aligned to `layout.align` (any power of
 /// two) from the system allocator. A zero size gives a unique pointer that
@@ -10,13 +11,21 @@ use crate::layout::{Allocation, Layout};
 /// (`VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_OUT_OF_MEMORY`).
 #[no_mangle]
 pub extern "C" fn global_alloc(layout: Layout) -> Allocation {
-    finish(global::alloc(layout))
+    finish(
+        layout
+            .check()
+            .and_then(|layout| Ok(Global.alloc(layout)?.into())),
+    )
 }
 
 /// Like `global_alloc`, with the block zero-filled.
 #[no_mangle]
 pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
-    finish(global::alloc_zeroed(layout))
+    finish(
+        layout
+            .check()
+            .and_then(|layout| Ok(Global.alloc_zeroed(layout)?.into())),
+    )
 }
 
 /// Frees a block from `global_alloc*`/`global_realloc`; `ptr == 0` is a
@@ -27,8 +36,16 @@ pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
 /// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.
 #[no_mangle]
 pub unsafe extern "C" fn global_dealloc(ptr: i64, layout: Layout) {
+    let Some(ptr) = pointer(ptr) else {
+        return;
+    };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { global::dealloc(ptr, layout) }.map(|()| 0));
+    finish(
+        layout
+            .check()
+            .and_then(|layout| unsafe { Global.free(ptr, layout) })
+            .map(|()| 0),
+    );
 }
 
 /// Resizes a block to `new_layout`, keeping `min(old, new)` bytes of its
@@ -45,6 +62,18 @@ pub unsafe extern "C" fn global_realloc(
     old_layout: Layout,
     new_layout: Layout,
 ) -> Allocation {
-    // SAFETY: forwarded from this function's contract.
-    finish(unsafe { global::realloc(ptr, old_layout, new_layout) })
+    let new_layout = match new_layout.check() {
+        Ok(layout) => layout,
+        Err(error) => return finish(Err(error)),
+    };
+    let Some(ptr) = pointer(ptr) else {
+        return finish(Global.alloc(new_layout).map(Allocation::from));
+    };
+    finish(
+        old_layout
+            .check()
+            // SAFETY: forwarded from this function's contract.
+            .and_then(|old| unsafe { Global.realloc(ptr, old, new_layout) })
+            .map(Allocation::from),
+    )
 }

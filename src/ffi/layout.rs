@@ -1,7 +1,9 @@
 //! `layout_*`: building and combining layouts.
 
 use super::finish;
-use crate::layout::Layout;
+use super::types::Layout;
+use crate::error::Error;
+use crate::layout;
 
 /// Returns `{size, align}` as given; it is checked where it is used.
 #[no_mangle]
@@ -36,7 +38,16 @@ pub extern "C" fn layout_for_ptr() -> Layout {
 /// returns `{-1, -1}` and sets `VAIS_ALLOC_E_INVALID_LAYOUT`.
 #[no_mangle]
 pub extern "C" fn layout_array(elem_size: i64, elem_align: i64, count: i64) -> Layout {
-    finish(Layout::array(elem_size, elem_align, count))
+    let array = |elem: core::alloc::Layout| {
+        let count = super::types::count(count).map_err(|_| Error::InvalidLayout)?;
+        layout::array(elem, count)
+    };
+    finish(
+        Layout::new(elem_size, elem_align)
+            .check()
+            .and_then(array)
+            .map(Layout::from),
+    )
 }
 
 /// Returns the layout of `base` followed by `ext`: `ext` starts at
@@ -45,5 +56,9 @@ pub extern "C" fn layout_array(elem_size: i64, elem_align: i64, count: i64) -> L
 /// `VAIS_ALLOC_E_INVALID_LAYOUT`.
 #[no_mangle]
 pub extern "C" fn layout_extend(base: Layout, ext: Layout) -> Layout {
-    finish(Layout::extend(base, ext))
+    finish(
+        base.check()
+            .and_then(|base| layout::extend(base, ext.check()?))
+            .map(Layout::from),
+    )
 }

@@ -14,7 +14,9 @@
 
 // Declared in the order the header presents the families (cbindgen keeps
 // source order; rustfmt.toml keeps rustfmt from sorting these).
+pub mod types;
 pub mod layout;
+pub mod allocator;
 pub mod global;
 pub mod bump;
 pub mod pool;
@@ -22,8 +24,14 @@ pub mod free_list;
 pub mod stack;
 pub mod library;
 
+pub use allocator::{
+    VAIS_ALLOCATOR_VTABLE_VERSION, VAIS_ALLOC_CAP_ANY_ALIGN, VAIS_ALLOC_CAP_ANY_SIZE,
+    VAIS_ALLOC_CAP_FREE, VAIS_ALLOC_CAP_FREE_LAST, VAIS_ALLOC_CAP_GROWS, VAIS_ALLOC_CAP_RESET,
+    VAIS_ALLOC_CAP_RESIZE, VAIS_ALLOC_CAP_THREAD_SAFE,
+};
+
 use crate::error::{set_last_error, Error};
-use crate::layout::{Allocation, Layout, INVALID_LAYOUT};
+use types::{Allocation, Layout, INVALID_LAYOUT};
 
 /// Success.
 pub const VAIS_ALLOC_OK: i64 = 0;
@@ -44,11 +52,18 @@ pub const VAIS_ALLOC_E_FOREIGN_POINTER: i64 = -6;
 pub const VAIS_ALLOC_E_DOUBLE_FREE: i64 = -7;
 /// Nothing to pop.
 pub const VAIS_ALLOC_E_EMPTY: i64 = -8;
+/// This allocator never does this operation or serves this layout shape
+/// (its capability bits say so in advance); nothing changed.
+pub const VAIS_ALLOC_E_UNSUPPORTED: i64 = -9;
+/// The mark is not a live checkpoint of this allocator.
+pub const VAIS_ALLOC_E_STALE_MARK: i64 = -10;
+/// An integrity check found the allocator's own data overwritten.
+pub const VAIS_ALLOC_E_CORRUPTED: i64 = -11;
 
 /// An allocator family: the C handle type, its core, and its tag.
 pub trait Family {
     /// The core allocator behind the handle.
-    type Core;
+    type Core: crate::allocator::Allocator;
     /// The first word of every live handle of this family.
     const TAG: u64;
     /// Releases the core's buffer, leaving it valid and empty.
@@ -193,13 +208,6 @@ fn fail<T: ReturnValue>(error: Error) -> T {
     T::failure(error)
 }
 
-/// A byte count or address as `int64_t` (all fit: sizes are capped at
-/// `i64::MAX`, and user-space addresses are below 2^63).
-#[inline]
-pub(crate) fn to_i64(value: usize) -> i64 {
-    value as i64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,7 +224,11 @@ mod tests {
             VAIS_ALLOC_E_FOREIGN_POINTER,
             VAIS_ALLOC_E_DOUBLE_FREE,
             VAIS_ALLOC_E_EMPTY,
+            VAIS_ALLOC_E_UNSUPPORTED,
+            VAIS_ALLOC_E_STALE_MARK,
+            VAIS_ALLOC_E_CORRUPTED,
         ];
+        assert_eq!(constants.len(), ALL_ERRORS.len());
         for (constant, error) in constants.iter().zip(ALL_ERRORS) {
             assert_eq!(*constant, error.code());
         }

@@ -1,6 +1,9 @@
 //! `pool_*`: the fixed-size block pool.
 
-use super::{core_of, drop_family, finish, free_family, new_handle, to_i64, Family};
+use super::types::{count, pointer, to_i64};
+use super::{core_of, drop_family, finish, free_family, new_handle, Family};
+use crate::allocator::Allocator;
+use crate::error::Error;
 use crate::pool::Pool;
 
 /// Opaque handle of a block pool (Vais code holds it in an `i64`).
@@ -25,7 +28,18 @@ impl Family for PoolAllocator {
 /// `VAIS_ALLOC_E_OUT_OF_MEMORY` when memory runs out.
 #[no_mangle]
 pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocator {
-    finish(Pool::new(block_size, num_blocks).and_then(new_handle))
+    let positive = |value: i64| {
+        if value > 0 {
+            count(value)
+        } else {
+            Err(Error::InvalidArgument)
+        }
+    };
+    finish(
+        positive(block_size)
+            .and_then(|block_size| Pool::new(block_size, positive(num_blocks)?))
+            .and_then(new_handle),
+    )
 }
 
 /// Allocates one block in O(1). Returns its address, or 0 on failure:
@@ -36,8 +50,8 @@ pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocat
 #[no_mangle]
 pub unsafe extern "C" fn pool_alloc(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    let block = unsafe { core_of(pool) }.and_then(Pool::alloc);
-    to_i64(finish(block.map(|address| address as *mut u8)) as usize)
+    let block = unsafe { core_of(pool) }.and_then(Pool::alloc_block);
+    finish(block.map(|block| block.as_ptr())) as i64
 }
 
 /// Returns a block to the pool in O(1); `ptr == 0` is a no-op. Returns 0,
@@ -53,7 +67,7 @@ pub unsafe extern "C" fn pool_dealloc(pool: *mut PoolAllocator, ptr: i64) -> i64
     // SAFETY: forwarded from this function's contract.
     finish(
         unsafe { core_of(pool) }
-            .and_then(|pool| pool.dealloc(ptr))
+            .and_then(|pool| pointer(ptr).map_or(Ok(()), |ptr| pool.dealloc(ptr)))
             .map(|()| 0),
     )
 }
@@ -99,7 +113,19 @@ pub unsafe extern "C" fn pool_block_size(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.map(|pool| i64::from(pool.owns(ptr))))
+    finish(unsafe { core_of(pool) }.map(|pool| i64::from(pool.owns(ptr as usize))))
+}
+
+/// Frees every block at once, in O(1) (the pool forgets which blocks it
+/// handed out, and carves them afresh). Returns 0, or a negative error
+/// code for a bad handle.
+///
+/// # Safety
+/// `pool` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn pool_reset(pool: *mut PoolAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(pool) }.and_then(|pool| pool.reset().map(|()| 0)))
 }
 
 /// Releases the pool's memory; the handle stays valid, with no blocks.

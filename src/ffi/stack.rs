@@ -1,7 +1,7 @@
 //! `stack_*`: the LIFO stack allocator.
 
-use super::{core_of, drop_family, finish, free_family, new_handle, to_i64, Family};
-use crate::layout::{Allocation, Layout};
+use super::types::{count, to_i64, Allocation, Layout};
+use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::stack::Stack;
 
 /// Opaque handle of a stack allocator (Vais code holds it in an `i64`).
@@ -23,20 +23,49 @@ impl Family for StackAllocator {
 /// when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
 #[no_mangle]
 pub extern "C" fn stack_new(capacity: i64) -> *mut StackAllocator {
-    finish(Stack::new(capacity).and_then(new_handle))
+    finish(count(capacity).and_then(Stack::new).and_then(new_handle))
 }
 
-/// Pushes an allocation of `layout` (8-byte header below it, address aligned
-/// to `layout.align`; a zero-size request takes one byte, so it fits
-/// exactly where a one-byte request would). Returns `{0, 0}` on failure, the stack unchanged:
+/// Pushes an allocation of `layout`: its address is aligned to
+/// `layout.align` and to 16 at least, with an 8-byte header right below it;
+/// a zero-size request takes one byte, so it fits exactly where a one-byte
+/// request would. Returns `{0, 0}` on failure, the stack unchanged:
 /// `VAIS_ALLOC_E_EXHAUSTED`, `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
 ///
 /// # Safety
 /// `stack` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn stack_alloc(stack: *mut StackAllocator, layout: Layout) -> Allocation {
+    // Only the alignment is checked up front: the fast path's fit refuses
+    // every size that does not make a valid layout, and the rest is worked
+    // out only for a request that the fast path leaves.
+    if layout.align > 0 && layout.align & (layout.align - 1) == 0 {
+        // SAFETY: forwarded from this function's contract.
+        if let Ok(core) = unsafe { core_of(stack) } {
+            if let Some(block) = core.push_fast(layout.size as usize, layout.align as usize) {
+                return block.into();
+            }
+        }
+    }
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.and_then(|stack| stack.alloc(layout)))
+    unsafe { stack_alloc_slow(stack, layout) }
+}
+
+/// `stack_alloc` beyond its fast path: a bad handle or layout, a push that
+/// does not fit, or one that needs padding. Out of line (and a tail call),
+/// so that the fast path needs no stack frame.
+///
+/// # Safety
+/// As for `stack_alloc`.
+#[cold]
+#[inline(never)]
+unsafe fn stack_alloc_slow(stack: *mut StackAllocator, layout: Layout) -> Allocation {
+    let push = |stack: &mut Stack| {
+        let layout = layout.check()?;
+        Ok(stack.push_slow(layout.size(), layout.align())?.into())
+    };
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.and_then(push))
 }
 
 /// Pops the most recent live allocation; `stack_remaining` returns to its
@@ -48,9 +77,28 @@ pub unsafe extern "C" fn stack_alloc(stack: *mut StackAllocator, layout: Layout)
 #[no_mangle]
 pub unsafe extern "C" fn stack_pop(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
+    if let Ok(core) = unsafe { core_of(stack) } {
+        if core.pop_fast() {
+            return 0;
+        }
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { stack_pop_slow(stack) }
+}
+
+/// `stack_pop` beyond its fast path: a bad handle, an empty stack, or a
+/// header below that is not live. Out of line (and a tail call), so that
+/// the fast path needs no stack frame.
+///
+/// # Safety
+/// As for `stack_pop`.
+#[cold]
+#[inline(never)]
+unsafe fn stack_pop_slow(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
     finish(
         unsafe { core_of(stack) }
-            .and_then(|stack| stack.pop())
+            .and_then(|stack| stack.pop_slow())
             .map(|()| 0),
     )
 }
@@ -63,7 +111,7 @@ pub unsafe extern "C" fn stack_pop(stack: *mut StackAllocator) -> i64 {
 pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(stack) }.map(|stack| {
-        stack.reset();
+        stack.clear();
         0
     }))
 }

@@ -121,12 +121,13 @@ fn exported_functions(source: &str) -> Vec<String> {
     names
 }
 
-/// Every `pub const VAIS_ALLOC_*` defined in `source`.
+/// Every `pub const VAIS_ALLOC*` defined in `source` (`VAIS_ALLOC_*` and
+/// `VAIS_ALLOCATOR_*`).
 fn constants(source: &str) -> Vec<String> {
     source
         .lines()
         .filter_map(|line| line.trim().strip_prefix("pub const "))
-        .filter(|rest| rest.starts_with("VAIS_ALLOC_"))
+        .filter(|rest| rest.starts_with("VAIS_ALLOC"))
         .map(ident)
         .collect()
 }

@@ -1,9 +1,13 @@
 //! Helpers shared by the `prop_*` model-based tests: input strategies with
-//! edge values, byte patterns that tell every allocation apart, and the
-//! geometric checks (inside the buffer, aligned, pairwise disjoint).
+//! edge values, byte patterns that tell every allocation apart, the
+//! geometric checks (inside the buffer, aligned, pairwise disjoint), and
+//! the owning wrappers of the C ABI the tests drive the allocators through
+//! ([`c_api`]).
 
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
+
+pub mod c_api;
 
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;

@@ -19,7 +19,7 @@
 use std::alloc::Layout as CoreLayout;
 use std::ptr::NonNull;
 use std::time::Instant;
-use vais_alloc::{free_list::FreeList, Layout};
+use vais_alloc::free_list::FreeList;
 
 /// The same configuration as the benchmark runner's rlsf peer.
 type Rlsf = rlsf::Tlsf<'static, u32, u16, 28, 16>;
@@ -65,9 +65,9 @@ fn main() {
         .collect();
     match args[1].as_str() {
         "ours" => {
-            let mut heap = FreeList::new(capacity as i64).expect("free list");
-            let layout = |size: usize| Layout::new(size as i64, 8);
-            let mut slots: Vec<i64> = init
+            let mut heap = FreeList::new(capacity).expect("free list");
+            let layout = |size: usize| CoreLayout::from_size_align(size, 8).expect("layout");
+            let mut slots: Vec<_> = init
                 .iter()
                 .map(|&size| heap.alloc(layout(size)).expect("initial block").ptr)
                 .collect();

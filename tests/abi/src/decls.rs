@@ -27,6 +27,30 @@ pub struct Allocation {
     pub size: i64,
 }
 
+/// Stand-in for `vais_alloc::ffi::allocator::VaisAllocatorVtable`, read by
+/// ctest2 only.
+#[cfg(ctest_parse)]
+#[repr(C)]
+pub struct VaisAllocatorVtable {
+    pub version: i64,
+    pub caps: i64,
+    pub alloc: Option<unsafe extern "C" fn(*mut c_void, Layout) -> Allocation>,
+    pub alloc_zeroed: Option<unsafe extern "C" fn(*mut c_void, Layout) -> Allocation>,
+    pub resize: Option<unsafe extern "C" fn(*mut c_void, i64, Layout, i64) -> i64>,
+    pub realloc: Option<unsafe extern "C" fn(*mut c_void, i64, Layout, Layout) -> Allocation>,
+    pub free: Option<unsafe extern "C" fn(*mut c_void, i64, Layout) -> i64>,
+    pub reset: Option<unsafe extern "C" fn(*mut c_void) -> i64>,
+}
+
+/// Stand-in for `vais_alloc::ffi::allocator::VaisAllocator`, read by ctest2
+/// only.
+#[cfg(ctest_parse)]
+#[repr(C)]
+pub struct VaisAllocator {
+    pub ctx: *mut c_void,
+    pub vtable: *const VaisAllocatorVtable,
+}
+
 // Opaque handles (incomplete types in C): only pointers to them are used.
 #[cfg(ctest_parse)]
 pub enum BumpAllocator {}
@@ -39,6 +63,10 @@ pub enum StackAllocator {}
 
 // What rustc compiles: the crate's real types.
 #[cfg(not(ctest_parse))]
+pub use vais_alloc::ffi::allocator::VaisAllocator;
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::ffi::allocator::VaisAllocatorVtable;
+#[cfg(not(ctest_parse))]
 pub use vais_alloc::ffi::bump::BumpAllocator;
 #[cfg(not(ctest_parse))]
 pub use vais_alloc::ffi::free_list::FreeListAllocator;
@@ -47,11 +75,13 @@ pub use vais_alloc::ffi::pool::PoolAllocator;
 #[cfg(not(ctest_parse))]
 pub use vais_alloc::ffi::stack::StackAllocator;
 #[cfg(not(ctest_parse))]
-pub use vais_alloc::Allocation;
+pub use vais_alloc::ffi::types::Allocation;
 #[cfg(not(ctest_parse))]
-pub use vais_alloc::Layout;
+pub use vais_alloc::ffi::types::Layout;
 
 use std::os::raw::c_char;
+#[cfg(ctest_parse)]
+use std::os::raw::c_void;
 
 // ---- constants -----------------------------------------------------------
 
@@ -64,6 +94,18 @@ pub const VAIS_ALLOC_E_EXHAUSTED: i64 = -5;
 pub const VAIS_ALLOC_E_FOREIGN_POINTER: i64 = -6;
 pub const VAIS_ALLOC_E_DOUBLE_FREE: i64 = -7;
 pub const VAIS_ALLOC_E_EMPTY: i64 = -8;
+pub const VAIS_ALLOC_E_UNSUPPORTED: i64 = -9;
+pub const VAIS_ALLOC_E_STALE_MARK: i64 = -10;
+pub const VAIS_ALLOC_E_CORRUPTED: i64 = -11;
+pub const VAIS_ALLOCATOR_VTABLE_VERSION: i64 = 1;
+pub const VAIS_ALLOC_CAP_FREE: i64 = 1;
+pub const VAIS_ALLOC_CAP_FREE_LAST: i64 = 2;
+pub const VAIS_ALLOC_CAP_RESIZE: i64 = 4;
+pub const VAIS_ALLOC_CAP_RESET: i64 = 8;
+pub const VAIS_ALLOC_CAP_ANY_SIZE: i64 = 16;
+pub const VAIS_ALLOC_CAP_ANY_ALIGN: i64 = 32;
+pub const VAIS_ALLOC_CAP_GROWS: i64 = 64;
+pub const VAIS_ALLOC_CAP_THREAD_SAFE: i64 = 128;
 
 // ---- functions -----------------------------------------------------------
 
@@ -87,6 +129,25 @@ extern "C" {
     pub fn global_dealloc(ptr: i64, layout: Layout);
     pub fn global_realloc(ptr: i64, old_layout: Layout, new_layout: Layout) -> Allocation;
 
+    // the allocator interface
+    pub fn global_as_allocator() -> VaisAllocator;
+    pub fn bump_as_allocator(bump: *mut BumpAllocator) -> VaisAllocator;
+    pub fn pool_as_allocator(pool: *mut PoolAllocator) -> VaisAllocator;
+    pub fn freelist_as_allocator(list: *mut FreeListAllocator) -> VaisAllocator;
+    pub fn stack_as_allocator(stack: *mut StackAllocator) -> VaisAllocator;
+    pub fn allocator_alloc(allocator: VaisAllocator, layout: Layout) -> Allocation;
+    pub fn allocator_alloc_zeroed(allocator: VaisAllocator, layout: Layout) -> Allocation;
+    pub fn allocator_resize(allocator: VaisAllocator, ptr: i64, old: Layout, new_size: i64) -> i64;
+    pub fn allocator_realloc(
+        allocator: VaisAllocator,
+        ptr: i64,
+        old: Layout,
+        new_layout: Layout,
+    ) -> Allocation;
+    pub fn allocator_free(allocator: VaisAllocator, ptr: i64, layout: Layout) -> i64;
+    pub fn allocator_reset(allocator: VaisAllocator) -> i64;
+    pub fn allocator_caps(allocator: VaisAllocator) -> i64;
+
     // bump_*
     pub fn bump_new(capacity: i64) -> *mut BumpAllocator;
     pub fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut BumpAllocator;
@@ -108,6 +169,7 @@ extern "C" {
     pub fn pool_num_allocated(pool: *mut PoolAllocator) -> i64;
     pub fn pool_block_size(pool: *mut PoolAllocator) -> i64;
     pub fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64;
+    pub fn pool_reset(pool: *mut PoolAllocator) -> i64;
     pub fn pool_drop(pool: *mut PoolAllocator) -> i64;
     pub fn pool_free(pool: *mut PoolAllocator) -> i64;
 
@@ -119,6 +181,7 @@ extern "C" {
     pub fn freelist_total_allocated(list: *mut FreeListAllocator) -> i64;
     pub fn freelist_remaining(list: *mut FreeListAllocator) -> i64;
     pub fn freelist_largest_free_block(list: *mut FreeListAllocator) -> i64;
+    pub fn freelist_reset(list: *mut FreeListAllocator) -> i64;
     pub fn freelist_drop(list: *mut FreeListAllocator) -> i64;
     pub fn freelist_free(list: *mut FreeListAllocator) -> i64;
 

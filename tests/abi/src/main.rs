@@ -82,6 +82,19 @@ tie_functions! {
     global::global_dealloc(_, _);
     global::global_realloc(_, _, _);
 
+    allocator::global_as_allocator();
+    allocator::bump_as_allocator(_);
+    allocator::pool_as_allocator(_);
+    allocator::freelist_as_allocator(_);
+    allocator::stack_as_allocator(_);
+    allocator::allocator_alloc(_, _);
+    allocator::allocator_alloc_zeroed(_, _);
+    allocator::allocator_resize(_, _, _, _);
+    allocator::allocator_realloc(_, _, _, _);
+    allocator::allocator_free(_, _, _);
+    allocator::allocator_reset(_);
+    allocator::allocator_caps(_);
+
     bump::bump_new(_);
     bump::bump_from_buffer(_, _);
     bump::bump_alloc(_, _);
@@ -101,6 +114,7 @@ tie_functions! {
     pool::pool_num_allocated(_);
     pool::pool_block_size(_);
     pool::pool_owns(_, _);
+    pool::pool_reset(_);
     pool::pool_drop(_);
     pool::pool_free(_);
 
@@ -111,6 +125,7 @@ tie_functions! {
     free_list::freelist_total_allocated(_);
     free_list::freelist_remaining(_);
     free_list::freelist_largest_free_block(_);
+    free_list::freelist_reset(_);
     free_list::freelist_drop(_);
     free_list::freelist_free(_);
 
@@ -154,6 +169,18 @@ tie_constants! {
     VAIS_ALLOC_E_FOREIGN_POINTER,
     VAIS_ALLOC_E_DOUBLE_FREE,
     VAIS_ALLOC_E_EMPTY,
+    VAIS_ALLOC_E_UNSUPPORTED,
+    VAIS_ALLOC_E_STALE_MARK,
+    VAIS_ALLOC_E_CORRUPTED,
+    VAIS_ALLOCATOR_VTABLE_VERSION,
+    VAIS_ALLOC_CAP_FREE,
+    VAIS_ALLOC_CAP_FREE_LAST,
+    VAIS_ALLOC_CAP_RESIZE,
+    VAIS_ALLOC_CAP_RESET,
+    VAIS_ALLOC_CAP_ANY_SIZE,
+    VAIS_ALLOC_CAP_ANY_ALIGN,
+    VAIS_ALLOC_CAP_GROWS,
+    VAIS_ALLOC_CAP_THREAD_SAFE,
 }
 
 /// Reports each name of `exported` (from `src/ffi`) missing from

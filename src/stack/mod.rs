@@ -1,0 +1,566 @@
+//! The LIFO stack: allocations are popped in reverse order, each pop
+//! restoring exactly the state before its allocation.
+//!
+//! Every allocation is preceded by an 8-byte header right below its
+//! payload; payloads are aligned to 16 at least (as `malloc`'s are), or as
+//! requested:
+//!
+//! ```text
+//!  prev top      header (8 mod 16)   payload (16-aligned)     new top
+//!     |  gap < 16  | prev_header+8 | gap |  layout.size bytes  |
+//! ```
+//!
+//! The header word holds `previous header offset + 8` (0 when this is the
+//! bottom allocation): a multiple of 16, so its low 4 bits are free and
+//! hold how far below the header the previous top was (the gap, 0..=15),
+//! which recovers the previous top exactly, for any capacity, with one
+//! subtraction. A payload aligned to more than 16 may lie further up: the
+//! padding below its header then becomes a dead allocation of its own (see
+//! below), popped with it. Since every header lies right below its payload,
+//! a pointer names its allocation exactly, whatever layout a caller gives
+//! with it. The allocator itself keeps the
+//! top, the newest header's offset + 8, and a copy of that header's link
+//! and gap. A pop restores the top and the link from the copy, then reads
+//! and checks the header below (the new newest) to refill it: a pop never
+//! waits for the header word its push just stored (nor for its check
+//! bits), and in a run of pops each waits for the one before through a
+//! header's load, a mask, and the copy's store and reload.
+//!
+//! The bits of the header word above the largest link the capacity allows,
+//! and at least bits 16..64 (bits 41..64 for a capacity of 1 TiB), hold
+//! check bits: the rest of the word (link and gap) xored with the header's
+//! offset, times a random per-stack odd multiplier (a key); the product's
+//! bits at those positions (each depends, through the carries, on every
+//! bit of the rest below it, so on all of them), xored with a second key.
+//! Bit 63 is set in the header of a live allocation; an allocation freed
+//! out of order through the interface (not the newest) is *dead*: its
+//! header gets check bits under a third key, with bit 63 clear, and it is
+//! reclaimed when the allocation above it is popped. A header whose link
+//! or gap was written over, or which was copied to another offset, keeps
+//! valid check bits with a chance of about one in 2^47 for stacks below
+//! 64 KiB, 2^32 below 2 GiB, 2^20 up to 4 TiB, over the keys; so does a
+//! header written over at random. The check is nonlinear in the rest (a
+//! flipped rest bit moves about half the check bits, so no flip of a rest
+//! bit can be undone by a flip of a check bit), and the multiplier is a
+//! key because which writes keep a fixed multiplier's bits depends on it.
+//! They catch a caller's accidents; a caller who can read headers and sets
+//! out to forge one is not what they are for.
+//! Headers lie below their payloads, where a caller's underflow could
+//! overwrite one. A header is read when the allocation above it is
+//! popped; one whose check bits do not match, or whose link and gap, read
+//! as one number, exceed its own offset (a link not below the header, or a
+//! previous top below the buffer), was written over: the pop of its own
+//! allocation then still succeeds, leaving the top at that header, but
+//! forgets everything below it, which stays allocated until `reset`. The
+//! newest allocation's header is not read while it is the newest (the
+//! stack holds its copy): a write over it is found only if another
+//! allocation is pushed above it and popped again. A header written over
+//! by accident therefore never leads a later allocation over a live one,
+//! and no header, forged or not, leads a pop or a push outside the buffer.
+//!
+//! A zero-size request takes one byte, so its pointer lies inside the
+//! buffer and a stack with only a header's room left refuses it.
+
+use crate::allocator::{footprint, nonnull, Allocator, Block, Caps};
+use crate::buffer::Buffer;
+use crate::error::Error;
+use crate::keyed_check::{new_key, KeyedCheck};
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+const HEADER_SIZE: usize = 8;
+/// Every payload is aligned to at least this (as `malloc`'s are), so that
+/// every link (a header's offset + 8) is a multiple of 16 and leaves its
+/// low 4 bits for the gap.
+const PAYLOAD_ALIGN: usize = 16;
+/// The bits of a header's rest that hold the gap; the others are the link.
+const GAP_MASK: usize = PAYLOAD_ALIGN - 1;
+/// Bit 63 of a header: set while its allocation is live.
+const LIVE: u64 = 1 << 63;
+
+/// What a header found below the newest says about its allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Header {
+    /// Live, with this link and gap.
+    Live(u64),
+    /// Freed out of order, with this link and gap.
+    Dead(u64),
+    /// Written over: nothing below it can be trusted.
+    Bad,
+}
+
+/// Where a pointer given to the interface lies among the allocations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Located {
+    /// The payload of the newest allocation.
+    Newest,
+    /// The payload of an older live allocation, whose header is at this
+    /// offset with this link and gap.
+    Older { header: usize, rest: u64 },
+}
+
+/// A LIFO allocator over an owned buffer.
+#[derive(Debug)]
+pub struct Stack {
+    buffer: Buffer,
+    /// First free address (an address, not an offset: a push then waits
+    /// on the last one's top for just an add, a mask and an add).
+    top: usize,
+    /// One past the buffer's last address.
+    end: usize,
+    /// Offset of the newest live allocation's header + 8, or 0 when there
+    /// is none (what the next header will hold, less the gap below it).
+    link: usize,
+    /// The newest header's link and gap (meaningful while `link != 0`):
+    /// the word that header holds without its check bits, as its push
+    /// wrote it or as the pop above it read and checked it.
+    newest_rest: u64,
+    /// The header bits that hold check bits: those above any link.
+    check_mask: u64,
+    /// `!check_mask`: the link and the gap.
+    rest_mask: u64,
+    /// `check_mask` without bit 63, which `check_key` sets.
+    shifted_mask: u64,
+    /// The per-stack random key, within `shifted_mask`, with bit 63 set.
+    check_key: u64,
+    /// The key of dead headers: another random key within `shifted_mask`
+    /// (bit 63 clear).
+    dead_key: u64,
+    /// The keyed multiply of the check bits (its multiplier odd, random).
+    check_mix: KeyedCheck,
+}
+
+impl Stack {
+    /// A stack owning a fresh buffer of `capacity` bytes (16-byte aligned).
+    pub fn new(capacity: usize) -> Result<Stack, Error> {
+        // Zero-filled, so that no header word a pop reads was never written.
+        let buffer = Buffer::allocate(capacity, true)?;
+        // Links are at most the capacity (below 2^63). Check bits start at
+        // bit 16 at the lowest, so that no byte (nor 16-bit half) of a
+        // header holds both a bit and the check bit that covers it.
+        let check_shift = (u64::BITS - (capacity as u64).leading_zeros()).max(16);
+        let start = buffer.start();
+        let (key, multiplier, dead_key) = (new_key(start), new_key(start), new_key(start));
+        let mut stack = Stack {
+            top: start,
+            end: buffer.end(),
+            buffer,
+            link: 0,
+            newest_rest: 0,
+            check_mask: 0,
+            rest_mask: 0,
+            shifted_mask: 0,
+            check_key: 0,
+            dead_key: 0,
+            check_mix: KeyedCheck::new(1),
+        };
+        stack.set_check_shift(check_shift, key, multiplier);
+        stack.dead_key = dead_key & stack.shifted_mask;
+        Ok(stack)
+    }
+
+    /// Sets the check bits to start at bit `check_shift` (16..=63), keyed
+    /// by `key` and `multiplier` (made odd, so that the multiply loses no
+    /// bit), and everything derived from that.
+    fn set_check_shift(&mut self, check_shift: u32, key: u64, multiplier: u64) {
+        self.check_mask = !0 << check_shift;
+        self.shifted_mask = self.check_mask & !LIVE;
+        self.rest_mask = !self.check_mask;
+        self.check_key = key & self.shifted_mask | LIVE;
+        self.dead_key &= self.shifted_mask;
+        self.check_mix = KeyedCheck::new(multiplier);
+    }
+
+    /// The check bits of a live header at offset `header` whose other bits
+    /// are `rest` (link and gap); bit 63 always set, so zeroed memory never
+    /// passes.
+    #[inline(always)]
+    fn check_bits(&self, header: usize, rest: u64) -> u64 {
+        self.keyed_bits(header, rest) ^ self.check_key
+    }
+
+    /// The check bits of a dead header (bit 63 clear).
+    fn dead_check_bits(&self, header: usize, rest: u64) -> u64 {
+        self.keyed_bits(header, rest) ^ self.dead_key
+    }
+
+    #[inline(always)]
+    fn keyed_bits(&self, header: usize, rest: u64) -> u64 {
+        self.check_mix.product(rest, header as u64) & self.shifted_mask
+    }
+
+    /// Pushes an allocation for `layout`; `Exhausted` (state unchanged)
+    /// when it does not fit.
+    #[inline]
+    pub fn push(&mut self, layout: Layout) -> Result<Block, Error> {
+        match self.push_fast(layout.size(), layout.align()) {
+            Some(block) => Ok(block),
+            None => self.push_slow(layout.size(), layout.align()),
+        }
+    }
+
+    /// Where a push of `size` bytes at alignment `align` (a power of two,
+    /// at most 2^62) puts its payload, and the top after it; `None` when it
+    /// does not fit. A size that fits makes a valid layout (rule 4):
+    /// `payload` is a positive multiple of `align` and `payload + size <=
+    /// end < 2^63`, so `size` rounded up to `align` is at most `2^63 -
+    /// align`; every other size is refused here.
+    #[inline(always)]
+    fn fit(&self, size: usize, align: usize) -> Option<(usize, usize)> {
+        debug_assert!(align.is_power_of_two() && align <= 1 << 62);
+        // The payload is the first address aligned to `align` (at least 16)
+        // with 8 bytes below it above the top. Addresses are below 2^63 and
+        // `align <= 2^62`: no overflow.
+        let align = align.max(PAYLOAD_ALIGN);
+        let payload = (self.top + HEADER_SIZE + (align - 1)) & !(align - 1);
+        // A zero-size request takes one byte, as in the bump arena: its
+        // pointer then lies inside the buffer and is distinct.
+        if payload > self.end || footprint(size) > self.end - payload {
+            return None;
+        }
+        Some((payload, payload + footprint(size)))
+    }
+
+    /// [`Stack::push`]'s fast path, for a caller that has checked only the
+    /// alignment: `None` when the push does not fit (whatever the size,
+    /// see [`Stack::fit`]) or its alignment is above 16 and its header
+    /// would lie 16 or more above the top; [`Stack::push_slow`] then
+    /// decides.
+    #[inline]
+    pub(crate) fn push_fast(&mut self, size: usize, align: usize) -> Option<Block> {
+        let (payload, new_top) = self.fit(size, align)?;
+        // The header lies right below the payload: for an alignment up to
+        // 16, less than 16 above the top.
+        let gap = payload - HEADER_SIZE - self.top;
+        if gap > GAP_MASK {
+            return None;
+        }
+        Some(self.place(payload, new_top, size, self.link | gap))
+    }
+
+    /// The rest of a push: `Exhausted` when it does not fit, and the
+    /// padding of a large alignment (see [`Stack::pad`]).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn push_slow(&mut self, size: usize, align: usize) -> Result<Block, Error> {
+        let (payload, new_top) = self.fit(size, align).ok_or(Error::Exhausted)?;
+        let rest = match payload - HEADER_SIZE - self.top {
+            gap if gap <= GAP_MASK => self.link | gap,
+            _ => self.pad(payload - HEADER_SIZE),
+        };
+        Ok(self.place(payload, new_top, size, rest))
+    }
+
+    /// Writes the header below `payload` (its link and gap `rest`) and
+    /// makes its allocation the newest, the top at `new_top`.
+    #[inline(always)]
+    fn place(&mut self, payload: usize, new_top: usize, size: usize, rest: usize) -> Block {
+        // Addresses and offsets agree mod 16 (the start is 16-aligned).
+        let header = payload - HEADER_SIZE - self.buffer.start();
+        let rest = rest as u64;
+        let word = self.check_bits(header, rest) | rest;
+        // SAFETY: `header + 8 = payload - start <= new_top - start <=
+        // capacity` (`fit`).
+        unsafe { self.buffer.write_word_unchecked(header, word) };
+        self.newest_rest = rest;
+        self.link = header + HEADER_SIZE;
+        self.top = new_top;
+        Block {
+            // SAFETY: `payload` lies in the buffer, so it is not 0.
+            ptr: unsafe { nonnull(payload) },
+            size,
+        }
+    }
+
+    /// Pads the space from the top to `header_address`, 16 or more bytes
+    /// above it (an allocation aligned to more than 16), with a dead
+    /// allocation: its header at the first place a header can be (less
+    /// than 16 above the top). Returns the rest of the padded allocation's
+    /// header: a link to the padding, gap 0. Popping that allocation
+    /// reclaims the padding with it.
+    fn pad(&mut self, header_address: usize) -> usize {
+        let start = self.buffer.start();
+        let filler_address = ((self.top + HEADER_SIZE + GAP_MASK) & !GAP_MASK) - HEADER_SIZE;
+        debug_assert!(filler_address + 2 * HEADER_SIZE <= header_address);
+        let filler = filler_address - start;
+        let rest = (self.link | (filler_address - self.top)) as u64;
+        let word = self.dead_check_bits(filler, rest) | rest;
+        // SAFETY: the header is at least 16 above the top, and `filler`,
+        // at most 15 above it and equal to it mod 16, at least 16 below:
+        // its word lies in the buffer (`fit` checked the header's).
+        unsafe { self.buffer.write_word_unchecked(filler, word) };
+        filler + HEADER_SIZE
+    }
+
+    /// Pops the newest live allocation, and every dead one right below it;
+    /// `Empty` when there is none.
+    #[inline]
+    pub fn pop(&mut self) -> Result<(), Error> {
+        if self.pop_fast() {
+            Ok(())
+        } else {
+            self.pop_slow()
+        }
+    }
+
+    /// [`Stack::pop`]'s fast path: `false`, with nothing changed, when the
+    /// stack is empty or the header below the newest is not a live one.
+    ///
+    /// The newest header's link and gap come from the stack's copy, so the
+    /// top and the link are restored without waiting for the word the push
+    /// stored; the header below is read and checked into the copy (a chain
+    /// of pops waits on that load and one mask).
+    #[inline]
+    pub(crate) fn pop_fast(&mut self) -> bool {
+        if self.link == 0 {
+            return false;
+        }
+        let rest = self.newest_rest as usize;
+        let top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & GAP_MASK);
+        let below = rest & !GAP_MASK;
+        if below != 0 {
+            let header = below - HEADER_SIZE;
+            // SAFETY: as in `classify`.
+            let word = unsafe { self.buffer.read_word_unchecked(header) };
+            let rest = word & self.rest_mask;
+            // A genuine header carries its check bits, and its link (a
+            // multiple of 16, at most `header - 8`) or'ed with its gap
+            // (below 16) is below its offset: so the link leads down, and
+            // the previous top, `header - gap`, is not below the buffer.
+            if word & self.check_mask != self.check_bits(header, rest) || rest as usize > header {
+                return false;
+            }
+            self.newest_rest = rest;
+        }
+        self.top = top;
+        self.link = below;
+        true
+    }
+
+    /// The rest of a pop: `Empty`, or a pop whose header below is dead (it
+    /// is popped too, and so on down) or was written over (the copy becomes
+    /// 0, so that the pop of that allocation leaves the top at its header,
+    /// at or above everything still live, and the link at 0: what lies
+    /// below is forgotten).
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn pop_slow(&mut self) -> Result<(), Error> {
+        if self.link == 0 {
+            return Err(Error::Empty);
+        }
+        let rest = self.newest_rest as usize;
+        self.top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & GAP_MASK);
+        self.link = rest & !GAP_MASK;
+        self.settle();
+        Ok(())
+    }
+
+    /// Refills the copy of the newest header from the header that ends at
+    /// `self.link`: a dead allocation is popped as well (and so on down),
+    /// and a header written over ends the chain (the copy becomes 0).
+    fn settle(&mut self) {
+        while self.link != 0 {
+            match self.classify(self.link) {
+                Header::Live(rest) => {
+                    self.newest_rest = rest;
+                    return;
+                }
+                Header::Dead(rest) => {
+                    let rest = rest as usize;
+                    self.top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & GAP_MASK);
+                    self.link = rest & !GAP_MASK;
+                }
+                Header::Bad => {
+                    self.newest_rest = 0;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// What the header that ends at `link` (nonzero, and below the newest
+    /// header) says.
+    fn classify(&self, link: usize) -> Header {
+        let header = link - HEADER_SIZE;
+        // SAFETY: `link` is nonzero here, and is the link of a rest that
+        // `push` wrote (the link it held: 0, or a header's offset + 8, at
+        // most the capacity) or that this function accepted (checked below
+        // to be at most its header's offset); so `header + 8 = link <=
+        // capacity`. The buffer never shrinks under a live header
+        // (`drop_buffer` resets the stack), and it is zero-filled, so the
+        // word was initialised.
+        let word = unsafe { self.buffer.read_word_unchecked(header) };
+        let rest = word & self.rest_mask;
+        if rest as usize > header {
+            Header::Bad
+        } else if word & self.check_mask == self.check_bits(header, rest) {
+            Header::Live(rest)
+        } else if word & self.check_mask == self.dead_check_bits(header, rest) {
+            Header::Dead(rest)
+        } else {
+            Header::Bad
+        }
+    }
+
+    /// Pops everything.
+    pub fn clear(&mut self) {
+        self.top = self.buffer.start();
+        self.link = 0;
+    }
+
+    /// Bytes above the top (`capacity - top`).
+    pub fn remaining(&self) -> usize {
+        self.end - self.top
+    }
+
+    /// Number of live allocations: how many pops succeed before `Empty`.
+    /// It walks the headers (O(depth)), so that pushes and pops do not
+    /// keep a count.
+    pub fn depth(&self) -> usize {
+        let mut depth = 0;
+        let mut walk = self.walk();
+        while let Some((_, _, dead)) = walk.step(self) {
+            depth += usize::from(!dead);
+        }
+        depth
+    }
+
+    /// A walk down the live allocations, newest first.
+    fn walk(&self) -> Walk {
+        Walk {
+            next: self.link,
+            newest_rest: self.newest_rest,
+            first: true,
+        }
+    }
+
+    /// Releases the buffer; the stack stays valid, empty, capacity 0.
+    pub fn drop_buffer(&mut self) {
+        self.buffer.release();
+        self.end = self.buffer.end();
+        self.clear();
+    }
+
+    /// Where `ptr` lies: the
+    /// newest allocation, an older live one, or neither (`DoubleFree` for
+    /// a dead allocation or an address above the top, `ForeignPointer`
+    /// for anything else). O(depth) for anything but the newest.
+    fn locate(&self, ptr: NonNull<u8>) -> Result<Located, Error> {
+        let address = ptr.as_ptr() as usize;
+        // Every payload starts right after its header (see `push`), at the
+        // buffer's start + the link.
+        let mut walk = self.walk();
+        while let Some((link, rest, dead)) = walk.step(self) {
+            if self.buffer.start() + link == address {
+                return match (dead, link == self.link) {
+                    (true, _) => Err(Error::DoubleFree),
+                    (false, true) => Ok(Located::Newest),
+                    (false, false) => Ok(Located::Older {
+                        header: link - HEADER_SIZE,
+                        rest,
+                    }),
+                };
+            }
+        }
+        if address >= self.top && address < self.end {
+            Err(Error::DoubleFree)
+        } else {
+            Err(Error::ForeignPointer)
+        }
+    }
+}
+
+/// A walk down the header chain (see [`Stack::walk`]).
+struct Walk {
+    /// The link of the allocation to visit next (0: done).
+    next: usize,
+    /// The newest allocation's link and gap (from the stack's copy).
+    newest_rest: u64,
+    first: bool,
+}
+
+impl Walk {
+    /// The next allocation down: its link, its link and gap, and whether
+    /// it is dead; `None` at the bottom. Each step leads strictly down (a
+    /// link is at most its header's offset, 8 below the link that led
+    /// there), so a walk ends.
+    fn step(&mut self, stack: &Stack) -> Option<(usize, u64, bool)> {
+        if self.next == 0 {
+            return None;
+        }
+        let link = self.next;
+        let (rest, dead) = if core::mem::take(&mut self.first) {
+            (self.newest_rest, false)
+        } else {
+            match stack.classify(link) {
+                Header::Live(rest) => (rest, false),
+                Header::Dead(rest) => (rest, true),
+                // Written over: its own allocation is still popped (and
+                // counted), nothing below it is.
+                Header::Bad => (0, false),
+            }
+        };
+        self.next = rest as usize & !GAP_MASK;
+        Some((link, rest, dead))
+    }
+}
+
+impl Allocator for Stack {
+    const CAPS: Caps = Caps::FREE_LAST
+        .with(Caps::RESIZE)
+        .with(Caps::RESET)
+        .with(Caps::ANY_SIZE)
+        .with(Caps::ANY_ALIGN);
+
+    #[inline]
+    fn alloc(&mut self, layout: Layout) -> Result<Block, Error> {
+        self.push(layout)
+    }
+
+    /// The newest allocation grows or shrinks (the top moves); an older one
+    /// only shrinks (nothing moves).
+    unsafe fn resize(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new_size: usize,
+    ) -> Result<usize, Error> {
+        let address = ptr.as_ptr() as usize;
+        match self.locate(ptr)? {
+            Located::Newest if footprint(new_size) <= self.end - address => {
+                self.top = address + footprint(new_size);
+                Ok(new_size)
+            }
+            Located::Older { .. } if new_size <= old.size() => Ok(new_size),
+            _ => Err(Error::Exhausted),
+        }
+    }
+
+    unsafe fn readable(&self, ptr: NonNull<u8>, old: Layout) -> Result<usize, Error> {
+        self.locate(ptr)?;
+        Ok(old.size().min(self.top - ptr.as_ptr() as usize))
+    }
+
+    /// The newest allocation is popped; an older live one becomes dead and
+    /// is reclaimed when everything above it is gone.
+    unsafe fn free(&mut self, ptr: NonNull<u8>, _: Layout) -> Result<(), Error> {
+        match self.locate(ptr)? {
+            Located::Newest => self.pop(),
+            Located::Older { header, rest } => {
+                let word = self.dead_check_bits(header, rest) | rest;
+                // SAFETY: `classify` read this header word, so it lies in
+                // the buffer.
+                unsafe { self.buffer.write_word_unchecked(header, word) };
+                Ok(())
+            }
+        }
+    }
+
+    fn reset(&mut self) -> Result<(), Error> {
+        self.clear();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
