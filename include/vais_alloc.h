@@ -21,6 +21,16 @@
 
 #include <stdint.h>
 
+// Alignment of every chunk (as of every buffer the library allocates).
+#define CHUNK_ALIGN 16
+
+// The first chunk size when the caller leaves the choice to the library.
+#define DEFAULT_CHUNK (64 << 10)
+
+// Chunks stop doubling at this size (a larger request still gets a chunk
+// that fits it).
+#define MAX_CHUNK (1 << 30)
+
 // Success.
 #define VAIS_ALLOC_OK 0
 
@@ -367,8 +377,10 @@ struct Allocation bump_alloc_zeroed(struct BumpAllocator *bump, struct Layout la
 // `bump` must be NULL or a live handle.
 int64_t bump_reset(struct BumpAllocator *bump);
 
-// Returns the free bytes (`capacity - used`, alignment padding counts as
-// used), or a negative error code for a bad handle.
+// Returns the bytes that can be served without asking the upstream (the
+// rest of the current buffer or chunk and the chunks held beyond it;
+// alignment padding counts as used), or a negative error code for a bad
+// handle.
 //
 // # Safety
 // `bump` must be NULL or a live handle.
@@ -381,8 +393,8 @@ int64_t bump_remaining(struct BumpAllocator *bump);
 // `bump` must be NULL or a live handle.
 int64_t bump_total_allocated(struct BumpAllocator *bump);
 
-// Returns the buffer size in bytes, or a negative error code for a bad
-// handle.
+// Returns the bytes held now (the buffer and every chunk obtained from an
+// upstream), or a negative error code for a bad handle.
 //
 // # Safety
 // `bump` must be NULL or a live handle.
@@ -410,6 +422,61 @@ int64_t bump_drop(struct BumpAllocator *bump);
 // # Safety
 // `bump` must be NULL or a live handle; it is dead afterwards.
 int64_t bump_free(struct BumpAllocator *bump);
+
+// From now on a request that does not fit is served from a new chunk
+// obtained from `upstream` (any allocator: `global_as_allocator()`,
+// another of ours, or the caller's): chunk sizes start at `chunk_size`
+// (0: the library's choice, 64 KiB) and double, and a larger request gets
+// a chunk that fits it. Works for owned and `bump_from_buffer` arenas
+// alike. `bump_reset` keeps the largest chunk and gives the others back;
+// `bump_free` gives every chunk back, so `upstream` must outlive the
+// arena. Returns 0, or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or
+// vtable, `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family,
+// a negative `chunk_size`, an unknown vtable version, a vtable without
+// `alloc` or `free`, the arena itself as its upstream, or while chunks of
+// an earlier upstream are held. A failure changes nothing.
+//
+// # Safety
+// `bump` must be NULL or a live handle; `upstream` a valid allocator.
+int64_t bump_set_upstream(struct BumpAllocator *bump, struct VaisAllocator upstream, int64_t chunk_size);
+
+// Caps the bytes the arena may hold (its buffer and chunks) at
+// `max_bytes`; -1 removes the cap. A request that would pass it fails
+// with `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or
+// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a value below -1 or below what the
+// arena holds already, or a bad handle's code.
+//
+// # Safety
+// `bump` must be NULL or a live handle.
+int64_t bump_set_limit(struct BumpAllocator *bump, int64_t max_bytes);
+
+// Returns a mark (`>= 0`) naming the current point of the arena, for
+// `bump_release_to`; or a negative error code (a bad handle,
+// `VAIS_ALLOC_E_OUT_OF_MEMORY`). A mark uses none of the arena's bytes.
+//
+// # Safety
+// `bump` must be NULL or a live handle.
+int64_t bump_mark(struct BumpAllocator *bump);
+
+// Frees everything allocated after `mark` at once: `bump_remaining` and
+// `bump_total_allocated` return to their values at the mark, chunks
+// obtained since go back upstream (one is kept for reuse), marks taken
+// after it become stale, and `mark` itself stays live (a loop may release
+// to it again and again). Scopes nest. Returns 0, or
+// `VAIS_ALLOC_E_STALE_MARK` with nothing changed for a mark released past,
+// taken before a reset, of another arena, or forged; or a bad handle's
+// code.
+//
+// # Safety
+// `bump` must be NULL or a live handle.
+int64_t bump_release_to(struct BumpAllocator *bump, int64_t mark);
+
+// Returns the largest `bump_total_allocated` the arena has reached (its
+// high-water mark), or a negative error code for a bad handle.
+//
+// # Safety
+// `bump` must be NULL or a live handle.
+int64_t bump_peak(struct BumpAllocator *bump);
 
 // Creates a pool of `num_blocks` blocks of `block_size` bytes, raised to
 // at least 8 and to a multiple of 8; blocks are aligned to the largest

@@ -55,8 +55,10 @@ pub mod bump;
 pub mod error;
 pub mod free_list;
 pub mod global;
+pub mod growth;
 mod keyed_check;
 pub mod layout;
+pub mod marks;
 pub mod pool;
 pub mod stack;
 

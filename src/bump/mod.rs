@@ -17,25 +17,58 @@
 //!
 //! A zero-size request consumes one byte, so every pointer the arena hands
 //! out is distinct and a full arena refuses zero-size requests too.
+//!
+//! # Growing, and checkpoints
+//!
+//! With an upstream ([`Bump::set_upstream`]) a request that does not fit
+//! is served from a new chunk (see [`crate::growth`]): the arena's
+//! *regions* are its own buffer (region 0, possibly empty) and its chunks
+//! (region `i` is chunk `i - 1`), and it allocates from one region at a
+//! time, the current one, whose top and end the fast path uses. Regions
+//! before the current one keep their used end, so a pointer is validated
+//! against every region (a handful: their number grows with the logarithm
+//! of the bytes served). `reset` keeps the largest chunk and gives the
+//! others back. A mark ([`Bump::mark`]) saves the current region, top and
+//! count; releasing to it restores them and gives back the chunks obtained
+//! since (keeping one spare).
 
 use crate::allocator::{footprint, nonnull, Allocator, Block, Caps};
 use crate::buffer::Buffer;
 use crate::error::Error;
+use crate::growth::{Chunks, Source, CHUNK_ALIGN};
+use crate::marks::Marks;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-/// A bump arena over an owned or borrowed buffer.
+/// A bump arena over an owned or borrowed buffer, growing from an upstream
+/// if it has one.
 #[derive(Debug)]
 pub struct Bump {
     buffer: Buffer,
-    /// First address not handed out (`buffer.start()` when empty).
+    /// First address not handed out in the current region.
     top: usize,
-    /// One past the buffer's last address.
+    /// One past the current region's last address.
     end: usize,
     /// Start of the most recent block while it is live and the top still
     /// ends it, else 0.
     last: usize,
     /// Sum of `layout.size` of the allocations since the last reset.
+    allocated: usize,
+    /// The region allocated from: 0 the own buffer, `i > 0` chunk `i - 1`.
+    current: usize,
+    /// The used end of every region before the current one.
+    used_ends: Vec<usize>,
+    chunks: Chunks,
+    marks: Marks<Checkpoint>,
+    /// The largest `allocated` seen when it last went down.
+    peak: usize,
+}
+
+/// What a mark saves: where the arena was.
+#[derive(Clone, Copy, Debug)]
+struct Checkpoint {
+    region: usize,
+    top: usize,
     allocated: usize,
 }
 
@@ -59,40 +92,203 @@ impl Bump {
         Bump {
             top: buffer.start(),
             end: buffer.end(),
+            chunks: Chunks::none(buffer.capacity()),
+            marks: Marks::new(buffer.start()),
             buffer,
             last: 0,
             allocated: 0,
+            current: 0,
+            used_ends: Vec::new(),
+            peak: 0,
         }
     }
 
-    /// Bytes still free (`capacity - used`, padding counts as used).
+    /// From now on a request that does not fit is served from a new chunk
+    /// of `source`: chunk sizes start at `first_chunk` (0: the library's
+    /// choice) and double. `InvalidArgument` while chunks of an earlier
+    /// source are held.
+    pub fn set_upstream(
+        &mut self,
+        source: Box<dyn Source>,
+        first_chunk: usize,
+    ) -> Result<(), Error> {
+        if self.chunks.held_bytes() > self.buffer.capacity() {
+            return Err(Error::InvalidArgument);
+        }
+        self.chunks.set_source(source, first_chunk);
+        Ok(())
+    }
+
+    /// Caps the bytes the arena may hold (its own buffer included) at
+    /// `limit`; `usize::MAX` for no limit. `InvalidArgument` when it holds
+    /// more already.
+    pub fn set_limit(&mut self, limit: usize) -> Result<(), Error> {
+        self.chunks.set_limit(limit)
+    }
+
+    /// Whether the arena grows from an upstream.
+    pub fn grows(&self) -> bool {
+        self.chunks.grows()
+    }
+
+    /// Bytes that can be served without asking upstream: the rest of the
+    /// current region and the regions held beyond it (padding counts as
+    /// used).
     pub fn remaining(&self) -> usize {
-        self.end - self.top
+        let beyond: usize = self.chunks.held()[self.current.min(self.chunks.held().len())..]
+            .iter()
+            .map(|chunk| chunk.size)
+            .sum();
+        self.end - self.top + beyond
     }
 
     /// Sum of `layout.size` of the allocations since the last reset (a
     /// resize of the most recent block counts its new size, a rollback
-    /// takes its size off).
+    /// takes its size off, a release to a mark restores it).
     pub fn total_allocated(&self) -> usize {
         self.allocated
     }
 
-    /// Size of the buffer in bytes.
+    /// The largest [`Bump::total_allocated`] since the arena was made.
+    pub fn peak(&self) -> usize {
+        self.peak.max(self.allocated)
+    }
+
+    /// Bytes held now: the own buffer and every chunk.
     pub fn capacity(&self) -> usize {
-        self.buffer.capacity()
+        self.chunks.held_bytes()
     }
 
     /// Whether `address` lies in memory this arena has handed out since the
     /// last reset.
     pub fn owns(&self, address: usize) -> bool {
-        address >= self.buffer.start() && address < self.top
+        (address >= self.region_start(self.current) && address < self.top)
+            || (0..self.current)
+                .any(|i| address >= self.region_start(i) && address < self.used_ends[i])
     }
 
-    /// Releases an owned buffer (a borrowed one is left to its owner); the
-    /// arena stays valid, empty, with capacity 0.
+    /// Releases an owned buffer (a borrowed one is left to its owner) and
+    /// gives every chunk back; the arena stays valid, empty, with capacity
+    /// 0, and keeps its upstream.
     pub fn drop_buffer(&mut self) {
+        let peak = self.peak();
+        self.chunks.release_all();
+        self.chunks.set_own(0);
         self.buffer.release();
+        let chunks = core::mem::replace(&mut self.chunks, Chunks::none(0));
         *self = Bump::over(Buffer::empty());
+        self.chunks = chunks;
+        self.peak = peak;
+    }
+
+    /// A mark naming the current point; releasing to it frees everything
+    /// allocated after it. The most recent block is no longer rolled back
+    /// by a free once a mark covers it.
+    pub fn mark(&mut self) -> Result<i64, Error> {
+        let point = Checkpoint {
+            region: self.current,
+            top: self.top,
+            allocated: self.allocated,
+        };
+        let mark = self.marks.push(point)?;
+        self.last = 0;
+        Ok(mark)
+    }
+
+    /// Frees everything allocated after `mark` (which stays live; marks
+    /// taken after it become stale) and gives back the chunks obtained
+    /// since, keeping one spare. `StaleMark`, with nothing changed, for
+    /// anything but a live mark of this arena.
+    pub fn release_to(&mut self, mark: i64) -> Result<(), Error> {
+        let (place, point) = self.marks.find(mark)?;
+        self.peak = self.peak();
+        self.marks.release_to(place);
+        self.chunks.release_after(point.region);
+        self.used_ends.truncate(point.region);
+        self.current = point.region;
+        self.top = point.top;
+        self.end = self.region_end(point.region);
+        self.last = 0;
+        self.allocated = point.allocated;
+        Ok(())
+    }
+
+    fn region_start(&self, region: usize) -> usize {
+        match region {
+            0 => self.buffer.start(),
+            _ => self.chunks.held()[region - 1].start,
+        }
+    }
+
+    fn region_end(&self, region: usize) -> usize {
+        match region {
+            0 => self.buffer.end(),
+            _ => self.chunks.held()[region - 1].end(),
+        }
+    }
+
+    /// Where `layout` would land in region `region` starting at `top`, if
+    /// it fits there: the block's address and the new top.
+    #[inline(always)]
+    fn fit(top: usize, end: usize, layout: Layout) -> Option<(usize, usize)> {
+        // No overflow: the top is an address below 2^63, and a layout's
+        // size rounded up to its alignment is at most `isize::MAX`.
+        let mask = layout.align() - 1;
+        let ptr = (top + mask) & !mask;
+        let new_top = ptr + footprint(layout.size());
+        (new_top <= end).then_some((ptr, new_top))
+    }
+
+    /// The fast path of [`Allocator::alloc`]: the current region only.
+    #[inline]
+    pub(crate) fn alloc_fast(&mut self, layout: Layout) -> Option<Block> {
+        let (ptr, new_top) = Bump::fit(self.top, self.end, layout)?;
+        self.top = new_top;
+        self.last = ptr;
+        self.allocated += layout.size();
+        Some(Block {
+            // SAFETY: `ptr` is at least the region's start, which is not 0.
+            ptr: unsafe { nonnull(ptr) },
+            size: layout.size(),
+        })
+    }
+
+    /// A request the current region cannot serve: the first region held
+    /// beyond it that can (after a reset or a release), else a new chunk.
+    /// `Exhausted` without an upstream or past the limit, `OutOfMemory`
+    /// when the upstream refuses; nothing changes then.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn alloc_slow(&mut self, layout: Layout) -> Result<Block, Error> {
+        let regions = 1 + self.chunks.held().len();
+        let held = (self.current + 1..regions).find(|&region| {
+            let start = self.region_start(region);
+            Bump::fit(start, self.region_end(region), layout).is_some()
+        });
+        let region = match held {
+            Some(region) => region,
+            None => {
+                // Room for the worst-case padding of a large alignment.
+                let padding = if layout.align() > CHUNK_ALIGN {
+                    layout.align()
+                } else {
+                    0
+                };
+                let size = footprint(layout.size())
+                    .checked_add(padding)
+                    .ok_or(Error::Exhausted)?;
+                self.chunks.grow(size, false)?;
+                regions
+            }
+        };
+        self.used_ends.push(self.top);
+        while self.used_ends.len() < region {
+            self.used_ends.push(self.region_start(self.used_ends.len()));
+        }
+        self.current = region;
+        self.top = self.region_start(region);
+        self.end = self.region_end(region);
+        self.alloc_fast(layout).ok_or(Error::Exhausted)
     }
 
     /// `ptr` as an address handed out since the last reset.
@@ -105,6 +301,14 @@ impl Bump {
             Err(Error::ForeignPointer)
         }
     }
+
+    /// The end of the used part of the region holding `address` (a used
+    /// address).
+    fn used_end(&self, address: usize) -> usize {
+        (0..self.current)
+            .find(|&i| address >= self.region_start(i) && address < self.used_ends[i])
+            .map_or(self.top, |i| self.used_ends[i])
+    }
 }
 
 impl Allocator for Bump {
@@ -115,25 +319,14 @@ impl Allocator for Bump {
         .with(Caps::ANY_ALIGN);
 
     /// The next block for `layout`; `Exhausted` (state unchanged) when it
-    /// does not fit. `size` in the result is `layout.size()`.
+    /// does not fit and the arena cannot grow. `size` in the result is
+    /// `layout.size()`.
     #[inline]
     fn alloc(&mut self, layout: Layout) -> Result<Block, Error> {
-        // No overflow: the top is an address below 2^63, and a layout's
-        // size rounded up to its alignment is at most `isize::MAX`.
-        let mask = layout.align() - 1;
-        let ptr = (self.top + mask) & !mask;
-        let new_top = ptr + footprint(layout.size());
-        if new_top > self.end {
-            return Err(Error::Exhausted);
+        match self.alloc_fast(layout) {
+            Some(block) => Ok(block),
+            None => self.alloc_slow(layout),
         }
-        self.top = new_top;
-        self.last = ptr;
-        self.allocated += layout.size();
-        Ok(Block {
-            // SAFETY: `ptr` is at least the buffer's start, which is not 0.
-            ptr: unsafe { nonnull(ptr) },
-            size: layout.size(),
-        })
     }
 
     /// The most recent block grows or shrinks (the top moves); any other
@@ -156,6 +349,7 @@ impl Allocator for Bump {
         if footprint(new_size) > self.end - address {
             return Err(Error::Exhausted);
         }
+        self.peak = self.peak();
         self.top = address + footprint(new_size);
         self.allocated = self.allocated.saturating_sub(old.size()) + new_size;
         Ok(new_size)
@@ -163,7 +357,7 @@ impl Allocator for Bump {
 
     unsafe fn readable(&self, ptr: NonNull<u8>, old: Layout) -> Result<usize, Error> {
         let address = self.used(ptr)?;
-        Ok(old.size().min(self.top - address))
+        Ok(old.size().min(self.used_end(address) - address))
     }
 
     /// The most recent block is rolled back (its bytes are reused); any
@@ -171,6 +365,7 @@ impl Allocator for Bump {
     unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Error> {
         let address = self.used(ptr)?;
         if address == self.last {
+            self.peak = self.peak();
             self.top = address;
             self.last = 0;
             self.allocated = self.allocated.saturating_sub(layout.size());
@@ -178,9 +373,17 @@ impl Allocator for Bump {
         Ok(())
     }
 
-    /// Frees every allocation at once; the buffer is kept.
+    /// Frees every allocation at once; the own buffer and the largest
+    /// chunk are kept, the other chunks go back upstream, every mark
+    /// becomes stale.
     fn reset(&mut self) -> Result<(), Error> {
+        self.peak = self.peak();
+        self.marks.clear();
+        self.chunks.keep_largest();
+        self.used_ends.clear();
+        self.current = 0;
         self.top = self.buffer.start();
+        self.end = self.buffer.end();
         self.last = 0;
         self.allocated = 0;
         Ok(())
@@ -188,113 +391,4 @@ impl Allocator for Bump {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::allocator::tests::{layout, ptr};
-
-    #[test]
-    fn allocations_are_aligned_disjoint_and_counted() {
-        let mut bump = Bump::new(4096).unwrap();
-        let a = bump.alloc(layout(8, 8)).unwrap();
-        let b = bump.alloc(layout(4, 4)).unwrap();
-        let c = bump.alloc(layout(80, 64)).unwrap();
-        assert_eq!((a.addr() % 8, b.addr() % 4, c.addr() % 64), (0, 0, 0));
-        assert!(a.addr() + 8 <= b.addr() && b.addr() + 4 <= c.addr());
-        assert_eq!(bump.total_allocated(), 92);
-        assert!(bump.remaining() <= 4096 - 92);
-        bump.reset().unwrap();
-        assert_eq!((bump.remaining(), bump.total_allocated()), (4096, 0));
-    }
-
-    #[test]
-    fn misaligned_borrowed_buffer_still_gives_aligned_addresses() {
-        let mut storage = vec![0u8; 1024 + 3];
-        let start = storage.as_mut_ptr() as usize + 3;
-        // SAFETY: the range lies inside `storage`, which outlives `bump`.
-        let mut bump = unsafe { Bump::from_buffer(start, 1024) }.unwrap();
-        for align in [1, 2, 4, 8, 16, 32, 64, 128] {
-            let a = bump.alloc(layout(5, align)).unwrap();
-            assert_eq!(a.addr() % align, 0);
-            assert!(a.addr() >= start && a.addr() + 5 <= start + 1024);
-        }
-    }
-
-    #[test]
-    fn exhaustion_leaves_state_unchanged() {
-        let mut bump = Bump::new(64).unwrap();
-        bump.alloc(layout(40, 8)).unwrap();
-        let before = (bump.remaining(), bump.total_allocated());
-        assert_eq!(bump.alloc(layout(40, 8)), Err(Error::Exhausted));
-        assert_eq!(
-            bump.alloc(layout(isize::MAX as usize, 1)),
-            Err(Error::Exhausted)
-        );
-        assert_eq!(bump.alloc(layout(8, 1 << 62)), Err(Error::Exhausted));
-        assert_eq!(before, (bump.remaining(), bump.total_allocated()));
-    }
-
-    #[test]
-    fn zero_size_requests_follow_one_byte_requests() {
-        let mut empty = Bump::new(0).unwrap();
-        assert_eq!(empty.alloc(layout(0, 1)), Err(Error::Exhausted));
-        let mut bump = Bump::new(2).unwrap();
-        let a = bump.alloc(layout(0, 1)).unwrap();
-        let b = bump.alloc(layout(0, 1)).unwrap();
-        assert!(a.ptr != b.ptr && a.size == 0);
-        assert_eq!(bump.alloc(layout(0, 1)), Err(Error::Exhausted));
-    }
-
-    #[test]
-    fn drop_buffer_leaves_an_empty_usable_arena() {
-        let mut bump = Bump::new(128).unwrap();
-        bump.alloc(layout(16, 8)).unwrap();
-        bump.drop_buffer();
-        assert_eq!(
-            (bump.capacity(), bump.remaining(), bump.total_allocated()),
-            (0, 0, 0)
-        );
-        assert_eq!(bump.alloc(layout(1, 1)), Err(Error::Exhausted));
-    }
-
-    #[test]
-    fn zeroed_allocations_are_zero() {
-        let mut bump = Bump::new(256).unwrap();
-        let a = bump.alloc(layout(64, 8)).unwrap();
-        // SAFETY: `a` is 64 bytes inside the arena.
-        unsafe { a.ptr.as_ptr().write_bytes(0xFF, 64) };
-        bump.reset().unwrap();
-        let z = bump.alloc_zeroed(layout(64, 8)).unwrap();
-        // SAFETY: `z` is 64 bytes inside the arena.
-        let bytes = unsafe { core::slice::from_raw_parts(z.ptr.as_ptr(), 64) };
-        assert!(bytes.iter().all(|&b| b == 0));
-    }
-
-    #[test]
-    fn the_most_recent_block_rolls_back_and_resizes_in_place() {
-        let mut bump = Bump::new(256).unwrap();
-        let a = bump.alloc(layout(16, 8)).unwrap();
-        let b = bump.alloc(layout(16, 8)).unwrap();
-        // SAFETY: pointers of this arena, or refused.
-        unsafe {
-            assert_eq!(bump.resize(b.ptr, layout(16, 8), 100), Ok(100));
-            assert_eq!(bump.remaining(), 256 - 16 - 100);
-            assert_eq!(bump.total_allocated(), 116);
-            assert_eq!(
-                bump.resize(b.ptr, layout(100, 8), 300),
-                Err(Error::Exhausted)
-            );
-            // An older block shrinks, never grows.
-            assert_eq!(bump.resize(a.ptr, layout(16, 8), 8), Ok(8));
-            assert_eq!(bump.resize(a.ptr, layout(16, 8), 17), Err(Error::Exhausted));
-            // Freeing an older block changes nothing; the newest rolls back.
-            bump.free(a.ptr, layout(16, 8)).unwrap();
-            assert_eq!(bump.remaining(), 256 - 116);
-            bump.free(b.ptr, layout(100, 8)).unwrap();
-            assert_eq!((bump.remaining(), bump.total_allocated()), (240, 16));
-            // It is gone: outside the used part now.
-            assert_eq!(bump.free(b.ptr, layout(100, 8)), Err(Error::ForeignPointer));
-            assert_eq!(bump.free(ptr(1), layout(1, 1)), Err(Error::ForeignPointer));
-            assert_eq!(bump.alloc(layout(8, 8)).unwrap().ptr, b.ptr);
-        }
-    }
-}
+mod tests;

@@ -9,10 +9,12 @@
 
 use super::types::{count, pointer, Allocation, Layout};
 use super::{core_of, finish, Family, ReturnValue};
-use crate::allocator::Allocator;
+use crate::allocator::{Allocator, Block};
 use crate::error::Error;
 use crate::global::Global;
+use crate::growth::Source;
 use core::ffi::c_void;
+use core::ptr::NonNull;
 
 use super::bump::BumpAllocator;
 use super::free_list::FreeListAllocator;
@@ -205,11 +207,13 @@ unsafe extern "C" fn row_reset<C: Context>(ctx: *mut c_void) -> i64 {
     finish(unsafe { C::with(ctx, |core| core.reset().map(|()| 0)) })
 }
 
-/// The vtable of a built-in allocator: one row, the same for every family.
-const fn vtable<C: Context>() -> VaisAllocatorVtable {
+/// The vtable of a built-in allocator: one row, the same for every family
+/// (`extra`: capability bits beyond the family's, `VAIS_ALLOC_CAP_GROWS`
+/// for an allocator with an upstream).
+const fn vtable<C: Context>(extra: i64) -> VaisAllocatorVtable {
     VaisAllocatorVtable {
         version: VAIS_ALLOCATOR_VTABLE_VERSION,
-        caps: <C::Core as Allocator>::CAPS.0 as i64,
+        caps: <C::Core as Allocator>::CAPS.0 as i64 | extra,
         alloc: Some(row_alloc::<C>),
         alloc_zeroed: Some(row_alloc_zeroed::<C>),
         resize: Some(row_resize::<C>),
@@ -219,22 +223,81 @@ const fn vtable<C: Context>() -> VaisAllocatorVtable {
     }
 }
 
-static GLOBAL_VTABLE: VaisAllocatorVtable = vtable::<GlobalContext>();
-static BUMP_VTABLE: VaisAllocatorVtable = vtable::<BumpAllocator>();
-static POOL_VTABLE: VaisAllocatorVtable = vtable::<PoolAllocator>();
-static FREELIST_VTABLE: VaisAllocatorVtable = vtable::<FreeListAllocator>();
-static STACK_VTABLE: VaisAllocatorVtable = vtable::<StackAllocator>();
+static GLOBAL_VTABLE: VaisAllocatorVtable = vtable::<GlobalContext>(0);
+static BUMP_VTABLE: VaisAllocatorVtable = vtable::<BumpAllocator>(0);
+static BUMP_GROWING_VTABLE: VaisAllocatorVtable = vtable::<BumpAllocator>(VAIS_ALLOC_CAP_GROWS);
+static POOL_VTABLE: VaisAllocatorVtable = vtable::<PoolAllocator>(0);
+static POOL_GROWING_VTABLE: VaisAllocatorVtable = vtable::<PoolAllocator>(VAIS_ALLOC_CAP_GROWS);
+static FREELIST_VTABLE: VaisAllocatorVtable = vtable::<FreeListAllocator>(0);
+static FREELIST_GROWING_VTABLE: VaisAllocatorVtable =
+    vtable::<FreeListAllocator>(VAIS_ALLOC_CAP_GROWS);
+static STACK_VTABLE: VaisAllocatorVtable = vtable::<StackAllocator>(0);
+static STACK_GROWING_VTABLE: VaisAllocatorVtable = vtable::<StackAllocator>(VAIS_ALLOC_CAP_GROWS);
 
-/// A view of `handle` through `vtable`, after the family's handle checks.
+/// A view of `handle` through `vtable`, or `growing` when the allocator
+/// has an upstream, after the family's handle checks.
 ///
 /// # Safety
 /// `handle` must be NULL or a live handle.
-unsafe fn view<F: Family>(handle: *mut F, vtable: &'static VaisAllocatorVtable) -> VaisAllocator {
+unsafe fn view<F: Family>(
+    handle: *mut F,
+    vtable: &'static VaisAllocatorVtable,
+    growing: &'static VaisAllocatorVtable,
+) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(handle) }.map(|_| VaisAllocator {
+    finish(unsafe { core_of(handle) }.map(|core| VaisAllocator {
         ctx: handle.cast(),
-        vtable,
+        vtable: if F::grows(core) { growing } else { vtable },
     }))
+}
+
+/// An upstream: the chunks of a growing allocator come from a
+/// `VaisAllocator` (one of ours, or the caller's), through the dispatch
+/// functions.
+struct Upstream(VaisAllocator);
+
+impl Source for Upstream {
+    fn obtain(&mut self, layout: core::alloc::Layout, zeroed: bool) -> Result<Block, Error> {
+        // SAFETY: `upstream_of` checked the vtable; keeping the upstream
+        // alive is the caller's duty, as for handles.
+        let allocation = unsafe {
+            if zeroed {
+                allocator_alloc_zeroed(self.0, layout.into())
+            } else {
+                allocator_alloc(self.0, layout.into())
+            }
+        };
+        match NonNull::new(allocation.ptr as usize as *mut u8) {
+            Some(ptr) if allocation.size as u64 >= layout.size() as u64 => Ok(Block {
+                ptr,
+                size: layout.size(),
+            }),
+            _ => Err(Error::OutOfMemory),
+        }
+    }
+
+    unsafe fn give_back(&mut self, block: Block, layout: core::alloc::Layout) {
+        // SAFETY: as in `obtain`; the block came from this upstream.
+        unsafe { allocator_free(self.0, block.addr() as i64, layout.into()) };
+    }
+}
+
+/// `upstream` as a source for the allocator behind `handle`: `NullHandle`
+/// for a NULL vtable, `InvalidArgument` for an unknown version, a vtable
+/// without `alloc` or `free`, or the allocator itself.
+///
+/// # Safety
+/// A non-NULL vtable must be readable (the caller's duty, as for handles).
+pub(crate) unsafe fn upstream_of<F>(
+    handle: *mut F,
+    upstream: VaisAllocator,
+) -> Result<Box<dyn Source>, Error> {
+    // SAFETY: forwarded from this function's contract.
+    let vtable = unsafe { vtable_of(&upstream) }?;
+    if vtable.alloc.is_none() || vtable.free.is_none() || upstream.ctx == handle.cast() {
+        return Err(Error::InvalidArgument);
+    }
+    Ok(Box::new(Upstream(upstream)))
 }
 
 /// Returns the global allocator (system malloc with any alignment) as an
@@ -255,7 +318,7 @@ pub extern "C" fn global_as_allocator() -> VaisAllocator {
 #[no_mangle]
 pub unsafe extern "C" fn bump_as_allocator(bump: *mut BumpAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(bump, &BUMP_VTABLE) }
+    unsafe { view(bump, &BUMP_VTABLE, &BUMP_GROWING_VTABLE) }
 }
 
 /// Returns a view of the pool as an allocator, valid while the handle is
@@ -266,7 +329,7 @@ pub unsafe extern "C" fn bump_as_allocator(bump: *mut BumpAllocator) -> VaisAllo
 #[no_mangle]
 pub unsafe extern "C" fn pool_as_allocator(pool: *mut PoolAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(pool, &POOL_VTABLE) }
+    unsafe { view(pool, &POOL_VTABLE, &POOL_GROWING_VTABLE) }
 }
 
 /// Returns a view of the free list as an allocator, valid while the handle
@@ -277,7 +340,7 @@ pub unsafe extern "C" fn pool_as_allocator(pool: *mut PoolAllocator) -> VaisAllo
 #[no_mangle]
 pub unsafe extern "C" fn freelist_as_allocator(list: *mut FreeListAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(list, &FREELIST_VTABLE) }
+    unsafe { view(list, &FREELIST_VTABLE, &FREELIST_GROWING_VTABLE) }
 }
 
 /// Returns a view of the stack as an allocator, valid while the handle is
@@ -288,7 +351,7 @@ pub unsafe extern "C" fn freelist_as_allocator(list: *mut FreeListAllocator) -> 
 #[no_mangle]
 pub unsafe extern "C" fn stack_as_allocator(stack: *mut StackAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(stack, &STACK_VTABLE) }
+    unsafe { view(stack, &STACK_VTABLE, &STACK_GROWING_VTABLE) }
 }
 
 // ----- dispatch ----------------------------------------------------------
@@ -328,9 +391,13 @@ fn is_builtin(vtable: &VaisAllocatorVtable) -> bool {
     [
         &GLOBAL_VTABLE,
         &BUMP_VTABLE,
+        &BUMP_GROWING_VTABLE,
         &POOL_VTABLE,
+        &POOL_GROWING_VTABLE,
         &FREELIST_VTABLE,
+        &FREELIST_GROWING_VTABLE,
         &STACK_VTABLE,
+        &STACK_GROWING_VTABLE,
     ]
     .iter()
     .any(|ours| core::ptr::eq(*ours, vtable))

@@ -1,6 +1,7 @@
 //! `bump_*`: the bump arena.
 
-use super::types::{count, to_i64, Allocation, Layout};
+use super::allocator::{upstream_of, VaisAllocator};
+use super::types::{count, limit, to_i64, Allocation, Layout};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::allocator::Allocator;
 use crate::bump::Bump;
@@ -16,6 +17,9 @@ impl Family for BumpAllocator {
     const TAG: u64 = 0x5641_4953_4255_4D50; // "VAISBUMP"
     fn drop_buffer(core: &mut Bump) {
         core.drop_buffer();
+    }
+    fn grows(core: &Bump) -> bool {
+        core.grows()
     }
 }
 
@@ -62,7 +66,29 @@ pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut Bu
 #[no_mangle]
 pub unsafe extern "C" fn bump_alloc(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|bump| Ok(bump.alloc(layout.check()?)?.into())))
+    if let Ok(core) = unsafe { core_of(bump) } {
+        if let Ok(checked) = layout.check() {
+            if let Some(block) = core.alloc_fast(checked) {
+                return block.into();
+            }
+        }
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { bump_alloc_slow(bump, layout) }
+}
+
+/// `bump_alloc` beyond its fast path: a bad handle or layout, a request
+/// that needs another region or chunk, or one that fails. Out of line (and
+/// a tail call), so that the fast path needs no stack frame.
+///
+/// # Safety
+/// As for `bump_alloc`.
+#[cold]
+#[inline(never)]
+unsafe fn bump_alloc_slow(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
+    let alloc = |bump: &mut Bump| Ok(bump.alloc_slow(layout.check()?)?.into());
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(bump) }.and_then(alloc))
 }
 
 /// Like `bump_alloc`, with the block zero-filled.
@@ -86,8 +112,10 @@ pub unsafe extern "C" fn bump_reset(bump: *mut BumpAllocator) -> i64 {
     finish(unsafe { core_of(bump) }.and_then(|bump| bump.reset().map(|()| 0)))
 }
 
-/// Returns the free bytes (`capacity - used`, alignment padding counts as
-/// used), or a negative error code for a bad handle.
+/// Returns the bytes that can be served without asking the upstream (the
+/// rest of the current buffer or chunk and the chunks held beyond it;
+/// alignment padding counts as used), or a negative error code for a bad
+/// handle.
 ///
 /// # Safety
 /// `bump` must be NULL or a live handle.
@@ -108,8 +136,8 @@ pub unsafe extern "C" fn bump_total_allocated(bump: *mut BumpAllocator) -> i64 {
     finish(unsafe { core_of(bump) }.map(|bump| to_i64(bump.total_allocated())))
 }
 
-/// Returns the buffer size in bytes, or a negative error code for a bad
-/// handle.
+/// Returns the bytes held now (the buffer and every chunk obtained from an
+/// upstream), or a negative error code for a bad handle.
 ///
 /// # Safety
 /// `bump` must be NULL or a live handle.
@@ -152,4 +180,89 @@ pub unsafe extern "C" fn bump_drop(bump: *mut BumpAllocator) -> i64 {
 pub unsafe extern "C" fn bump_free(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     unsafe { free_family(bump) }
+}
+
+/// From now on a request that does not fit is served from a new chunk
+/// obtained from `upstream` (any allocator: `global_as_allocator()`,
+/// another of ours, or the caller's): chunk sizes start at `chunk_size`
+/// (0: the library's choice, 64 KiB) and double, and a larger request gets
+/// a chunk that fits it. Works for owned and `bump_from_buffer` arenas
+/// alike. `bump_reset` keeps the largest chunk and gives the others back;
+/// `bump_free` gives every chunk back, so `upstream` must outlive the
+/// arena. Returns 0, or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or
+/// vtable, `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family,
+/// a negative `chunk_size`, an unknown vtable version, a vtable without
+/// `alloc` or `free`, the arena itself as its upstream, or while chunks of
+/// an earlier upstream are held. A failure changes nothing.
+///
+/// # Safety
+/// `bump` must be NULL or a live handle; `upstream` a valid allocator.
+#[no_mangle]
+pub unsafe extern "C" fn bump_set_upstream(
+    bump: *mut BumpAllocator,
+    upstream: VaisAllocator,
+    chunk_size: i64,
+) -> i64 {
+    let set = |core: &mut Bump| {
+        let chunk_size = count(chunk_size)?;
+        // SAFETY: forwarded from this function's contract.
+        let source = unsafe { upstream_of(bump, upstream) }?;
+        core.set_upstream(source, chunk_size).map(|()| 0)
+    };
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(bump) }.and_then(set))
+}
+
+/// Caps the bytes the arena may hold (its buffer and chunks) at
+/// `max_bytes`; -1 removes the cap. A request that would pass it fails
+/// with `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a value below -1 or below what the
+/// arena holds already, or a bad handle's code.
+///
+/// # Safety
+/// `bump` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn bump_set_limit(bump: *mut BumpAllocator, max_bytes: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(bump) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+}
+
+/// Returns a mark (`>= 0`) naming the current point of the arena, for
+/// `bump_release_to`; or a negative error code (a bad handle,
+/// `VAIS_ALLOC_E_OUT_OF_MEMORY`). A mark uses none of the arena's bytes.
+///
+/// # Safety
+/// `bump` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn bump_mark(bump: *mut BumpAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(bump) }.and_then(Bump::mark))
+}
+
+/// Frees everything allocated after `mark` at once: `bump_remaining` and
+/// `bump_total_allocated` return to their values at the mark, chunks
+/// obtained since go back upstream (one is kept for reuse), marks taken
+/// after it become stale, and `mark` itself stays live (a loop may release
+/// to it again and again). Scopes nest. Returns 0, or
+/// `VAIS_ALLOC_E_STALE_MARK` with nothing changed for a mark released past,
+/// taken before a reset, of another arena, or forged; or a bad handle's
+/// code.
+///
+/// # Safety
+/// `bump` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn bump_release_to(bump: *mut BumpAllocator, mark: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(bump) }.and_then(|core| core.release_to(mark).map(|()| 0)))
+}
+
+/// Returns the largest `bump_total_allocated` the arena has reached (its
+/// high-water mark), or a negative error code for a bad handle.
+///
+/// # Safety
+/// `bump` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn bump_peak(bump: *mut BumpAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(bump) }.map(|core| to_i64(core.peak())))
 }

@@ -68,6 +68,11 @@ pub trait Family {
     const TAG: u64;
     /// Releases the core's buffer, leaving it valid and empty.
     fn drop_buffer(core: &mut Self::Core);
+    /// Whether the core grows from an upstream (its view then has the
+    /// `VAIS_ALLOC_CAP_GROWS` bit).
+    fn grows(_core: &Self::Core) -> bool {
+        false
+    }
 }
 
 /// `*_drop`: releases the buffer behind `handle`, which stays valid; 0 or a

@@ -95,6 +95,16 @@ pub(crate) fn count(value: i64) -> Result<usize, Error> {
     usize::try_from(value).map_err(|_| Error::InvalidArgument)
 }
 
+/// A limit from C: -1 for none (`usize::MAX`), else a byte count
+/// (`InvalidArgument` below -1).
+#[inline]
+pub(crate) fn limit(value: i64) -> Result<usize, Error> {
+    match value {
+        -1 => Ok(usize::MAX),
+        _ => count(value),
+    }
+}
+
 /// A pointer from C: `None` for 0.
 #[inline(always)]
 pub(crate) fn pointer(ptr: i64) -> Option<NonNull<u8>> {

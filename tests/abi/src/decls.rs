@@ -160,6 +160,15 @@ extern "C" {
     pub fn bump_owns(bump: *mut BumpAllocator, ptr: i64) -> i64;
     pub fn bump_drop(bump: *mut BumpAllocator) -> i64;
     pub fn bump_free(bump: *mut BumpAllocator) -> i64;
+    pub fn bump_set_upstream(
+        bump: *mut BumpAllocator,
+        upstream: VaisAllocator,
+        chunk_size: i64,
+    ) -> i64;
+    pub fn bump_set_limit(bump: *mut BumpAllocator, max_bytes: i64) -> i64;
+    pub fn bump_mark(bump: *mut BumpAllocator) -> i64;
+    pub fn bump_release_to(bump: *mut BumpAllocator, mark: i64) -> i64;
+    pub fn bump_peak(bump: *mut BumpAllocator) -> i64;
 
     // pool_*
     pub fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocator;

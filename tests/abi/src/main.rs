@@ -106,6 +106,11 @@ tie_functions! {
     bump::bump_owns(_, _);
     bump::bump_drop(_);
     bump::bump_free(_);
+    bump::bump_set_upstream(_, _, _);
+    bump::bump_set_limit(_, _);
+    bump::bump_mark(_);
+    bump::bump_release_to(_, _);
+    bump::bump_peak(_);
 
     pool::pool_new(_, _);
     pool::pool_alloc(_);
