@@ -703,6 +703,35 @@ int64_t stack_drop(struct StackAllocator *stack);
 // `stack` must be NULL or a live handle; it is dead afterwards.
 int64_t stack_free(struct StackAllocator *stack);
 
+// Returns a mark (`>= 0`) naming the current point of the stack, for
+// `stack_release_to`; or a negative error code (a bad handle,
+// `VAIS_ALLOC_E_OUT_OF_MEMORY`). A mark uses none of the stack's bytes; a
+// pop below it (a pop of an allocation older than the mark) makes it
+// stale.
+//
+// # Safety
+// `stack` must be NULL or a live handle.
+int64_t stack_mark(struct StackAllocator *stack);
+
+// Pops everything pushed after `mark` at once: `stack_remaining` returns
+// to its value at the mark, marks taken after it become stale, and `mark`
+// itself stays live (a loop may release to it again and again). Scopes
+// nest. Returns 0, or `VAIS_ALLOC_E_STALE_MARK` with nothing changed for a
+// mark released past, popped below, taken before a reset, of another
+// stack, or forged; or a bad handle's code.
+//
+// # Safety
+// `stack` must be NULL or a live handle.
+int64_t stack_release_to(struct StackAllocator *stack, int64_t mark);
+
+// Returns the most bytes the stack has had in use (its high-water
+// `capacity - stack_remaining`), or a negative error code for a bad
+// handle.
+//
+// # Safety
+// `stack` must be NULL or a live handle.
+int64_t stack_peak(struct StackAllocator *stack);
+
 // Returns the calling thread's last error code: the most recent failure
 // since the last `vais_alloc_clear_error()`, or 0 if none. Successful calls
 // never reset it.

@@ -161,3 +161,44 @@ pub unsafe extern "C" fn stack_free(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     unsafe { free_family(stack) }
 }
+
+/// Returns a mark (`>= 0`) naming the current point of the stack, for
+/// `stack_release_to`; or a negative error code (a bad handle,
+/// `VAIS_ALLOC_E_OUT_OF_MEMORY`). A mark uses none of the stack's bytes; a
+/// pop below it (a pop of an allocation older than the mark) makes it
+/// stale.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_mark(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.and_then(Stack::mark))
+}
+
+/// Pops everything pushed after `mark` at once: `stack_remaining` returns
+/// to its value at the mark, marks taken after it become stale, and `mark`
+/// itself stays live (a loop may release to it again and again). Scopes
+/// nest. Returns 0, or `VAIS_ALLOC_E_STALE_MARK` with nothing changed for a
+/// mark released past, popped below, taken before a reset, of another
+/// stack, or forged; or a bad handle's code.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_release_to(stack: *mut StackAllocator, mark: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.and_then(|core| core.release_to(mark).map(|()| 0)))
+}
+
+/// Returns the most bytes the stack has had in use (its high-water
+/// `capacity - stack_remaining`), or a negative error code for a bad
+/// handle.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_peak(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.map(|core| to_i64(core.peak())))
+}

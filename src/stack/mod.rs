@@ -61,12 +61,12 @@
 //! A zero-size request takes one byte, so its pointer lies inside the
 //! buffer and a stack with only a header's room left refuses it.
 
-use crate::allocator::{footprint, nonnull, Allocator, Block, Caps};
+use crate::allocator::{footprint, nonnull, Block};
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::keyed_check::{new_key, KeyedCheck};
+use crate::marks::Marks;
 use core::alloc::Layout;
-use core::ptr::NonNull;
 
 const HEADER_SIZE: usize = 8;
 /// Every payload is aligned to at least this (as `malloc`'s are), so that
@@ -87,16 +87,6 @@ enum Header {
     Dead(u64),
     /// Written over: nothing below it can be trusted.
     Bad,
-}
-
-/// Where a pointer given to the interface lies among the allocations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Located {
-    /// The payload of the newest allocation.
-    Newest,
-    /// The payload of an older live allocation, whose header is at this
-    /// offset with this link and gap.
-    Older { header: usize, rest: u64 },
 }
 
 /// A LIFO allocator over an owned buffer.
@@ -128,6 +118,24 @@ pub struct Stack {
     dead_key: u64,
     /// The keyed multiply of the check bits (its multiplier odd, random).
     check_mix: KeyedCheck,
+    /// The live checkpoints.
+    marks: Marks<Checkpoint>,
+    /// The newest mark's top (the buffer's start when there is none): a
+    /// pop below it makes that mark stale, so it leaves the fast path.
+    mark_floor: usize,
+    /// The highest top since the peak was last brought up to date.
+    high: usize,
+    /// The most bytes in use (`capacity - remaining`) seen so far, as of
+    /// the last update (see [`Stack::peak`]).
+    peak: usize,
+}
+
+/// What a mark saves: where the stack was.
+#[derive(Clone, Copy, Debug)]
+struct Checkpoint {
+    top: usize,
+    link: usize,
+    newest_rest: u64,
 }
 
 impl Stack {
@@ -153,6 +161,10 @@ impl Stack {
             check_key: 0,
             dead_key: 0,
             check_mix: KeyedCheck::new(1),
+            marks: Marks::new(start),
+            mark_floor: start,
+            high: start,
+            peak: 0,
         };
         stack.set_check_shift(check_shift, key, multiplier);
         stack.dead_key = dead_key & stack.shifted_mask;
@@ -317,6 +329,12 @@ impl Stack {
         }
         let rest = self.newest_rest as usize;
         let top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & GAP_MASK);
+        if top < self.mark_floor {
+            return false;
+        }
+        if self.top > self.high {
+            self.high = self.top;
+        }
         let below = rest & !GAP_MASK;
         if below != 0 {
             let header = below - HEADER_SIZE;
@@ -348,10 +366,68 @@ impl Stack {
         if self.link == 0 {
             return Err(Error::Empty);
         }
+        self.note_peak();
         let rest = self.newest_rest as usize;
         self.top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & GAP_MASK);
         self.link = rest & !GAP_MASK;
         self.settle();
+        self.drop_stale_marks();
+        Ok(())
+    }
+
+    /// Drops the marks the top is now below, and moves the floor.
+    fn drop_stale_marks(&mut self) {
+        let top = self.top;
+        self.marks.drop_while(|point| point.top > top);
+        self.mark_floor = self
+            .marks
+            .newest()
+            .map_or(self.buffer.start(), |point| point.top);
+    }
+
+    /// Brings the peak up to date (before the top goes down).
+    fn note_peak(&mut self) {
+        let high = self.high.max(self.top);
+        self.peak = self.peak.max(high - self.buffer.start());
+        self.high = self.top;
+    }
+
+    /// The most bytes in use (`capacity - remaining`) the stack has had.
+    pub fn peak(&self) -> usize {
+        self.peak.max(self.high.max(self.top) - self.buffer.start())
+    }
+
+    /// A mark naming the current point; releasing to it pops everything
+    /// pushed after it. A pop below it makes it stale.
+    pub fn mark(&mut self) -> Result<i64, Error> {
+        let point = Checkpoint {
+            top: self.top,
+            link: self.link,
+            newest_rest: self.newest_rest,
+        };
+        let mark = self.marks.push(point)?;
+        self.mark_floor = self.top;
+        Ok(mark)
+    }
+
+    /// Pops everything pushed after `mark` at once (which stays live; marks
+    /// taken after it become stale). `StaleMark`, with nothing changed, for
+    /// anything but a live mark of this stack.
+    pub fn release_to(&mut self, mark: i64) -> Result<(), Error> {
+        let (place, point) = self.marks.find(mark)?;
+        self.note_peak();
+        self.marks.release_to(place);
+        self.top = point.top;
+        self.link = point.link;
+        self.newest_rest = point.newest_rest;
+        self.high = point.top;
+        self.mark_floor = point.top;
+        // The newest allocation at the mark may have been freed out of
+        // order since (it is dead now): reclaim it as a pop would.
+        if self.link != 0 && matches!(self.classify(self.link), Header::Dead(_)) {
+            self.settle();
+            self.drop_stale_marks();
+        }
         Ok(())
     }
 
@@ -402,10 +478,14 @@ impl Stack {
         }
     }
 
-    /// Pops everything.
+    /// Pops everything; every mark becomes stale.
     pub fn clear(&mut self) {
+        self.note_peak();
         self.top = self.buffer.start();
+        self.high = self.top;
         self.link = 0;
+        self.marks.clear();
+        self.mark_floor = self.top;
     }
 
     /// Bytes above the top (`capacity - top`).
@@ -440,127 +520,11 @@ impl Stack {
         self.end = self.buffer.end();
         self.clear();
     }
-
-    /// Where `ptr` lies: the
-    /// newest allocation, an older live one, or neither (`DoubleFree` for
-    /// a dead allocation or an address above the top, `ForeignPointer`
-    /// for anything else). O(depth) for anything but the newest.
-    fn locate(&self, ptr: NonNull<u8>) -> Result<Located, Error> {
-        let address = ptr.as_ptr() as usize;
-        // Every payload starts right after its header (see `push`), at the
-        // buffer's start + the link.
-        let mut walk = self.walk();
-        while let Some((link, rest, dead)) = walk.step(self) {
-            if self.buffer.start() + link == address {
-                return match (dead, link == self.link) {
-                    (true, _) => Err(Error::DoubleFree),
-                    (false, true) => Ok(Located::Newest),
-                    (false, false) => Ok(Located::Older {
-                        header: link - HEADER_SIZE,
-                        rest,
-                    }),
-                };
-            }
-        }
-        if address >= self.top && address < self.end {
-            Err(Error::DoubleFree)
-        } else {
-            Err(Error::ForeignPointer)
-        }
-    }
 }
 
-/// A walk down the header chain (see [`Stack::walk`]).
-struct Walk {
-    /// The link of the allocation to visit next (0: done).
-    next: usize,
-    /// The newest allocation's link and gap (from the stack's copy).
-    newest_rest: u64,
-    first: bool,
-}
+mod interface;
 
-impl Walk {
-    /// The next allocation down: its link, its link and gap, and whether
-    /// it is dead; `None` at the bottom. Each step leads strictly down (a
-    /// link is at most its header's offset, 8 below the link that led
-    /// there), so a walk ends.
-    fn step(&mut self, stack: &Stack) -> Option<(usize, u64, bool)> {
-        if self.next == 0 {
-            return None;
-        }
-        let link = self.next;
-        let (rest, dead) = if core::mem::take(&mut self.first) {
-            (self.newest_rest, false)
-        } else {
-            match stack.classify(link) {
-                Header::Live(rest) => (rest, false),
-                Header::Dead(rest) => (rest, true),
-                // Written over: its own allocation is still popped (and
-                // counted), nothing below it is.
-                Header::Bad => (0, false),
-            }
-        };
-        self.next = rest as usize & !GAP_MASK;
-        Some((link, rest, dead))
-    }
-}
-
-impl Allocator for Stack {
-    const CAPS: Caps = Caps::FREE_LAST
-        .with(Caps::RESIZE)
-        .with(Caps::RESET)
-        .with(Caps::ANY_SIZE)
-        .with(Caps::ANY_ALIGN);
-
-    #[inline]
-    fn alloc(&mut self, layout: Layout) -> Result<Block, Error> {
-        self.push(layout)
-    }
-
-    /// The newest allocation grows or shrinks (the top moves); an older one
-    /// only shrinks (nothing moves).
-    unsafe fn resize(
-        &mut self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new_size: usize,
-    ) -> Result<usize, Error> {
-        let address = ptr.as_ptr() as usize;
-        match self.locate(ptr)? {
-            Located::Newest if footprint(new_size) <= self.end - address => {
-                self.top = address + footprint(new_size);
-                Ok(new_size)
-            }
-            Located::Older { .. } if new_size <= old.size() => Ok(new_size),
-            _ => Err(Error::Exhausted),
-        }
-    }
-
-    unsafe fn readable(&self, ptr: NonNull<u8>, old: Layout) -> Result<usize, Error> {
-        self.locate(ptr)?;
-        Ok(old.size().min(self.top - ptr.as_ptr() as usize))
-    }
-
-    /// The newest allocation is popped; an older live one becomes dead and
-    /// is reclaimed when everything above it is gone.
-    unsafe fn free(&mut self, ptr: NonNull<u8>, _: Layout) -> Result<(), Error> {
-        match self.locate(ptr)? {
-            Located::Newest => self.pop(),
-            Located::Older { header, rest } => {
-                let word = self.dead_check_bits(header, rest) | rest;
-                // SAFETY: `classify` read this header word, so it lies in
-                // the buffer.
-                unsafe { self.buffer.write_word_unchecked(header, word) };
-                Ok(())
-            }
-        }
-    }
-
-    fn reset(&mut self) -> Result<(), Error> {
-        self.clear();
-        Ok(())
-    }
-}
+use interface::Walk;
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::allocator::tests::layout;
+use crate::allocator::Allocator;
 
 #[test]
 fn pops_unwind_every_level() {
@@ -409,7 +410,14 @@ fn the_newest_allocation_resizes_in_place() {
 #[test]
 fn a_pointer_names_its_allocation_whatever_layout_comes_with_it() {
     let mut stack = Stack::new(4096).unwrap();
-    let a = stack.push(layout(0, 32)).unwrap();
+    // An alignment above 16 that puts a's payload above where b's goes
+    // (16 past the start).
+    let start = stack.buffer.start();
+    let align = (5..20)
+        .map(|k| 1 << k)
+        .find(|a| (start + 16) % a != 0)
+        .unwrap();
+    let a = stack.push(layout(0, align)).unwrap();
     stack.pop().unwrap();
     // b's header lies where a's padding began, at a smaller alignment:
     // a's stale pointer, freed with a's layout, must not name b.
@@ -418,7 +426,7 @@ fn a_pointer_names_its_allocation_whatever_layout_comes_with_it() {
     let before = stack.remaining();
     // SAFETY: pointers of this stack, or pointers it refuses.
     unsafe {
-        assert_eq!(stack.free(a.ptr, layout(0, 32)), Err(Error::DoubleFree));
+        assert_eq!(stack.free(a.ptr, layout(0, align)), Err(Error::DoubleFree));
         assert_eq!((stack.remaining(), stack.depth()), (before, 1));
         // An allocation realloc'ed in place to another alignment is freed
         // with its new layout.
@@ -447,4 +455,61 @@ fn large_alignments_pad_with_a_dead_allocation_popped_with_them() {
     // SAFETY: a pointer of this stack.
     unsafe { stack.free(base.ptr, layout(8, 8)).unwrap() };
     assert_eq!(stack.remaining(), 1 << 16);
+}
+
+#[test]
+fn marks_nest_release_and_go_stale() {
+    let mut stack = Stack::new(4096).unwrap();
+    stack.push(layout(24, 8)).unwrap();
+    let a = stack.mark().unwrap();
+    let at_a = (stack.remaining(), stack.depth());
+    stack.push(layout(100, 8)).unwrap();
+    let b = stack.mark().unwrap();
+    let at_b = (stack.remaining(), stack.depth());
+    for _ in 0..3 {
+        for _ in 0..5 {
+            stack.push(layout(40, 16)).unwrap();
+        }
+        stack.release_to(b).unwrap();
+        assert_eq!((stack.remaining(), stack.depth()), at_b);
+    }
+    stack.release_to(a).unwrap();
+    assert_eq!((stack.remaining(), stack.depth()), at_a);
+    assert_eq!(stack.release_to(b), Err(Error::StaleMark));
+    assert_eq!((stack.remaining(), stack.depth()), at_a);
+    // Popping back to a's point keeps a; popping below it makes it stale.
+    let c = stack.push(layout(8, 8)).unwrap();
+    stack.pop().unwrap();
+    stack.release_to(a).unwrap();
+    stack.pop().unwrap();
+    assert_eq!(stack.release_to(a), Err(Error::StaleMark));
+    assert_eq!(stack.remaining(), 4096);
+    // Forged values and marks of another stack.
+    let mut other = Stack::new(64).unwrap();
+    let foreign = other.mark().unwrap();
+    let m = stack.mark().unwrap();
+    for forged in [-1, i64::MAX, m + 1, m ^ (1 << 40), foreign] {
+        assert_eq!(stack.release_to(forged), Err(Error::StaleMark), "{forged}");
+    }
+    stack.clear();
+    assert_eq!(stack.release_to(m), Err(Error::StaleMark));
+    assert!(stack.peak() >= 24 + 100 + 5 * 40);
+    let _ = c;
+}
+
+#[test]
+fn a_block_under_a_mark_does_not_grow_past_it() {
+    let mut stack = Stack::new(4096).unwrap();
+    let a = stack.push(layout(16, 8)).unwrap();
+    let m = stack.mark().unwrap();
+    // SAFETY: a pointer of this stack.
+    unsafe {
+        assert_eq!(
+            stack.resize(a.ptr, layout(16, 8), 64),
+            Err(Error::Exhausted)
+        );
+        assert_eq!(stack.resize(a.ptr, layout(16, 8), 8), Ok(8));
+    }
+    stack.release_to(m).unwrap();
+    assert_eq!(stack.depth(), 1);
 }

@@ -203,6 +203,9 @@ extern "C" {
     pub fn stack_depth(stack: *mut StackAllocator) -> i64;
     pub fn stack_drop(stack: *mut StackAllocator) -> i64;
     pub fn stack_free(stack: *mut StackAllocator) -> i64;
+    pub fn stack_mark(stack: *mut StackAllocator) -> i64;
+    pub fn stack_release_to(stack: *mut StackAllocator, mark: i64) -> i64;
+    pub fn stack_peak(stack: *mut StackAllocator) -> i64;
 
     // vais_alloc_*
     pub fn vais_alloc_last_error() -> i64;

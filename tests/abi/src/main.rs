@@ -142,6 +142,9 @@ tie_functions! {
     stack::stack_depth(_);
     stack::stack_drop(_);
     stack::stack_free(_);
+    stack::stack_mark(_);
+    stack::stack_release_to(_, _);
+    stack::stack_peak(_);
 
     library::vais_alloc_last_error();
     library::vais_alloc_clear_error();
