@@ -31,6 +31,10 @@
 // that fits it).
 #define MAX_CHUNK (1 << 30)
 
+// The largest chunk a growing stack takes: the check bits of its headers
+// are sized for links up to it.
+#define MAX_STACK_CHUNK (1 << 30)
+
 // Success.
 #define VAIS_ALLOC_OK 0
 
@@ -673,8 +677,9 @@ int64_t stack_pop(struct StackAllocator *stack);
 // `stack` must be NULL or a live handle.
 int64_t stack_reset(struct StackAllocator *stack);
 
-// Returns the bytes above the top of the stack (`capacity - top`), or a
-// negative error code for a bad handle.
+// Returns the bytes that can be pushed without asking the upstream:
+// above the top, and the chunks held beyond the current one (without an
+// upstream, `capacity - top`); or a negative error code for a bad handle.
 //
 // # Safety
 // `stack` must be NULL or a live handle.
@@ -731,6 +736,43 @@ int64_t stack_release_to(struct StackAllocator *stack, int64_t mark);
 // # Safety
 // `stack` must be NULL or a live handle.
 int64_t stack_peak(struct StackAllocator *stack);
+
+// From now on a push that does not fit is served from a new chunk
+// obtained from `upstream` (any allocator: `global_as_allocator()`,
+// another of ours, or the caller's): chunk sizes start at `chunk_size`
+// (0: the library's choice, 64 KiB) and double, up to 1 GiB; a larger
+// push gets a chunk that fits it, and a push above 1 GiB is
+// `VAIS_ALLOC_E_EXHAUSTED`. Pops unwind across chunks exactly; chunks stay
+// held for reuse, `stack_reset` keeps the largest and gives the others
+// back, `stack_free` gives every chunk back, so `upstream` must outlive
+// the stack. The stack must be empty (its header check bits are resized
+// for chunks). Returns 0, or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL
+// handle or vtable, `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of
+// another family, a negative `chunk_size`, an unknown vtable version, a
+// vtable without `alloc` or `free`, the stack itself as its upstream, a
+// stack not empty, or chunks of an earlier upstream still held. A failure
+// changes nothing.
+//
+// # Safety
+// `stack` must be NULL or a live handle; `upstream` a valid allocator.
+int64_t stack_set_upstream(struct StackAllocator *stack, struct VaisAllocator upstream, int64_t chunk_size);
+
+// Caps the bytes the stack may hold (its buffer and chunks) at
+// `max_bytes`; -1 removes the cap. A push that would pass it fails with
+// `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or `VAIS_ALLOC_E_INVALID_ARGUMENT`
+// for a value below -1 or below what the stack holds already, or a bad
+// handle's code.
+//
+// # Safety
+// `stack` must be NULL or a live handle.
+int64_t stack_set_limit(struct StackAllocator *stack, int64_t max_bytes);
+
+// Returns the bytes the stack holds now (its buffer and every chunk), or
+// a negative error code for a bad handle.
+//
+// # Safety
+// `stack` must be NULL or a live handle.
+int64_t stack_capacity(struct StackAllocator *stack);
 
 // Returns the calling thread's last error code: the most recent failure
 // since the last `vais_alloc_clear_error()`, or 0 if none. Successful calls

@@ -70,6 +70,8 @@ struct Checkpoint {
     region: usize,
     top: usize,
     allocated: usize,
+    /// Chunks held at the mark (kept by a release to it).
+    chunks: usize,
 }
 
 impl Bump {
@@ -189,6 +191,7 @@ impl Bump {
             region: self.current,
             top: self.top,
             allocated: self.allocated,
+            chunks: self.chunks.held().len(),
         };
         let mark = self.marks.push(point)?;
         self.last = 0;
@@ -203,7 +206,7 @@ impl Bump {
         let (place, point) = self.marks.find(mark)?;
         self.peak = self.peak();
         self.marks.release_to(place);
-        self.chunks.release_after(point.region);
+        self.chunks.release_after(point.chunks);
         self.used_ends.truncate(point.region);
         self.current = point.region;
         self.top = point.top;

@@ -17,6 +17,7 @@
 pub mod types;
 pub mod layout;
 pub mod allocator;
+pub mod dispatch;
 pub mod global;
 pub mod bump;
 pub mod pool;

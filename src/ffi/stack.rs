@@ -1,6 +1,7 @@
 //! `stack_*`: the LIFO stack allocator.
 
-use super::types::{count, to_i64, Allocation, Layout};
+use super::allocator::{upstream_of, VaisAllocator};
+use super::types::{count, limit, to_i64, Allocation, Layout};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::stack::Stack;
 
@@ -14,6 +15,9 @@ impl Family for StackAllocator {
     const TAG: u64 = 0x5641_4953_5354_434B; // "VAISSTCK"
     fn drop_buffer(core: &mut Stack) {
         core.drop_buffer();
+    }
+    fn grows(core: &Stack) -> bool {
+        core.grows()
     }
 }
 
@@ -116,8 +120,9 @@ pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
     }))
 }
 
-/// Returns the bytes above the top of the stack (`capacity - top`), or a
-/// negative error code for a bad handle.
+/// Returns the bytes that can be pushed without asking the upstream:
+/// above the top, and the chunks held beyond the current one (without an
+/// upstream, `capacity - top`); or a negative error code for a bad handle.
 ///
 /// # Safety
 /// `stack` must be NULL or a live handle.
@@ -201,4 +206,63 @@ pub unsafe extern "C" fn stack_release_to(stack: *mut StackAllocator, mark: i64)
 pub unsafe extern "C" fn stack_peak(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(stack) }.map(|core| to_i64(core.peak())))
+}
+
+/// From now on a push that does not fit is served from a new chunk
+/// obtained from `upstream` (any allocator: `global_as_allocator()`,
+/// another of ours, or the caller's): chunk sizes start at `chunk_size`
+/// (0: the library's choice, 64 KiB) and double, up to 1 GiB; a larger
+/// push gets a chunk that fits it, and a push above 1 GiB is
+/// `VAIS_ALLOC_E_EXHAUSTED`. Pops unwind across chunks exactly; chunks stay
+/// held for reuse, `stack_reset` keeps the largest and gives the others
+/// back, `stack_free` gives every chunk back, so `upstream` must outlive
+/// the stack. The stack must be empty (its header check bits are resized
+/// for chunks). Returns 0, or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL
+/// handle or vtable, `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of
+/// another family, a negative `chunk_size`, an unknown vtable version, a
+/// vtable without `alloc` or `free`, the stack itself as its upstream, a
+/// stack not empty, or chunks of an earlier upstream still held. A failure
+/// changes nothing.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle; `upstream` a valid allocator.
+#[no_mangle]
+pub unsafe extern "C" fn stack_set_upstream(
+    stack: *mut StackAllocator,
+    upstream: VaisAllocator,
+    chunk_size: i64,
+) -> i64 {
+    let set = |core: &mut Stack| {
+        let chunk_size = count(chunk_size)?;
+        // SAFETY: forwarded from this function's contract.
+        let source = unsafe { upstream_of(stack, upstream) }?;
+        core.set_upstream(source, chunk_size).map(|()| 0)
+    };
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.and_then(set))
+}
+
+/// Caps the bytes the stack may hold (its buffer and chunks) at
+/// `max_bytes`; -1 removes the cap. A push that would pass it fails with
+/// `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or `VAIS_ALLOC_E_INVALID_ARGUMENT`
+/// for a value below -1 or below what the stack holds already, or a bad
+/// handle's code.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_set_limit(stack: *mut StackAllocator, max_bytes: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+}
+
+/// Returns the bytes the stack holds now (its buffer and every chunk), or
+/// a negative error code for a bad handle.
+///
+/// # Safety
+/// `stack` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn stack_capacity(stack: *mut StackAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(stack) }.map(|core| to_i64(core.capacity())))
 }

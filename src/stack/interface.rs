@@ -4,6 +4,7 @@
 
 use super::{Header, Stack, GAP_MASK, HEADER_SIZE};
 use crate::allocator::{footprint, Allocator, Block, Caps};
+use crate::buffer::Buffer;
 use crate::error::Error;
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -14,8 +15,14 @@ pub(super) enum Located {
     /// The payload of the newest allocation.
     Newest,
     /// The payload of an older live allocation, whose header is at this
-    /// offset with this link and gap.
-    Older { header: usize, rest: u64 },
+    /// offset with this link and gap, in this region (`None`: the current
+    /// one, else the index of a parked region), whose top is `top`.
+    Older {
+        region: Option<usize>,
+        header: usize,
+        rest: u64,
+        top: usize,
+    },
 }
 
 impl Stack {
@@ -25,39 +32,51 @@ impl Stack {
     /// for anything else). O(depth) for anything but the newest.
     pub(super) fn locate(&self, ptr: NonNull<u8>) -> Result<Located, Error> {
         let address = ptr.as_ptr() as usize;
-        // Every payload starts right after its header (see `push`), at the
-        // buffer's start + the link.
-        let mut walk = self.walk();
-        while let Some((link, rest, dead)) = walk.step(self) {
-            if self.buffer.start() + link == address {
-                return match (dead, link == self.link) {
+        let regions = self.parked.len();
+        let tops = core::iter::once(self.top).chain(self.parked.iter().rev().map(|r| r.top));
+        for (i, (mut walk, top)) in self.walks().zip(tops).enumerate() {
+            let region = i.checked_sub(1).map(|above| regions - 1 - above);
+            // Every payload starts right after its header (see `push`), at
+            // its buffer's start + the link.
+            while let Some((link, rest, dead)) = walk.step(self) {
+                if walk.buffer.start() + link != address {
+                    continue;
+                }
+                return match (dead, region.is_none() && link == self.link) {
                     (true, _) => Err(Error::DoubleFree),
                     (false, true) => Ok(Located::Newest),
                     (false, false) => Ok(Located::Older {
+                        region,
                         header: link - HEADER_SIZE,
                         rest,
+                        top,
                     }),
                 };
             }
+            if address >= top && address < walk.buffer.end() {
+                return Err(Error::DoubleFree);
+            }
         }
-        if address >= self.top && address < self.end {
-            Err(Error::DoubleFree)
-        } else {
-            Err(Error::ForeignPointer)
-        }
+        Err(Error::ForeignPointer)
     }
 }
 
-/// A walk down the header chain (see [`Stack::walk`]).
-pub(super) struct Walk {
+/// A walk down the header chain of one region (see [`Stack::walks`]).
+pub(super) struct Walk<'a> {
+    /// The region's buffer.
+    pub(super) buffer: &'a Buffer,
     /// The link of the allocation to visit next (0: done).
     pub(super) next: usize,
     /// The newest allocation's link and gap (from the stack's copy).
     pub(super) newest_rest: u64,
+    /// The next step is the first, whose link and gap come from
+    /// `newest_rest` (the current region's newest allocation is always
+    /// live; a parked region's newest is read from memory, since an
+    /// out-of-order free may have made it dead).
     pub(super) first: bool,
 }
 
-impl Walk {
+impl Walk<'_> {
     /// The next allocation down: its link, its link and gap, and whether
     /// it is dead; `None` at the bottom. Each step leads strictly down (a
     /// link is at most its header's offset, 8 below the link that led
@@ -70,7 +89,7 @@ impl Walk {
         let (rest, dead) = if core::mem::take(&mut self.first) {
             (self.newest_rest, false)
         } else {
-            match stack.classify(link) {
+            match stack.classify_in(self.buffer, link) {
                 Header::Live(rest) => (rest, false),
                 Header::Dead(rest) => (rest, true),
                 // Written over: its own allocation is still popped (and
@@ -118,8 +137,11 @@ impl Allocator for Stack {
     }
 
     unsafe fn readable(&self, ptr: NonNull<u8>, old: Layout) -> Result<usize, Error> {
-        self.locate(ptr)?;
-        Ok(old.size().min(self.top - ptr.as_ptr() as usize))
+        let top = match self.locate(ptr)? {
+            Located::Newest => self.top,
+            Located::Older { top, .. } => top,
+        };
+        Ok(old.size().min(top - ptr.as_ptr() as usize))
     }
 
     /// The newest allocation is popped; an older live one becomes dead and
@@ -127,11 +149,20 @@ impl Allocator for Stack {
     unsafe fn free(&mut self, ptr: NonNull<u8>, _: Layout) -> Result<(), Error> {
         match self.locate(ptr)? {
             Located::Newest => self.pop(),
-            Located::Older { header, rest } => {
+            Located::Older {
+                region,
+                header,
+                rest,
+                ..
+            } => {
                 let word = self.dead_check_bits(header, rest) | rest;
-                // SAFETY: `classify` read this header word, so it lies in
-                // the buffer.
-                unsafe { self.buffer.write_word_unchecked(header, word) };
+                let buffer = match region {
+                    None => &mut self.buffer,
+                    Some(region) => &mut self.parked[region].buffer,
+                };
+                // SAFETY: `classify_in` read this header word in this
+                // buffer, so it lies in it.
+                unsafe { buffer.write_word_unchecked(header, word) };
                 Ok(())
             }
         }

@@ -64,6 +64,7 @@
 use crate::allocator::{footprint, nonnull, Block};
 use crate::buffer::Buffer;
 use crate::error::Error;
+use crate::growth::Chunks;
 use crate::keyed_check::{new_key, KeyedCheck};
 use crate::marks::Marks;
 use core::alloc::Layout;
@@ -128,11 +129,23 @@ pub struct Stack {
     /// The most bytes in use (`capacity - remaining`) seen so far, as of
     /// the last update (see [`Stack::peak`]).
     peak: usize,
+    /// The regions below the current one (the own buffer first, then
+    /// chunks), with their state as they were left.
+    parked: Vec<regions::Parked>,
+    /// Bytes in use in the parked regions.
+    below: usize,
+    /// The chunks obtained from an upstream.
+    chunks: Chunks,
+    /// The keys the check bits are derived from (live, multiplier, dead).
+    keys: [u64; 3],
 }
 
 /// What a mark saves: where the stack was.
 #[derive(Clone, Copy, Debug)]
 struct Checkpoint {
+    region: usize,
+    /// Chunks held at the mark (kept by a release to it).
+    chunks: usize,
     top: usize,
     link: usize,
     newest_rest: u64,
@@ -165,21 +178,25 @@ impl Stack {
             mark_floor: start,
             high: start,
             peak: 0,
+            parked: Vec::new(),
+            below: 0,
+            chunks: Chunks::none(capacity),
+            keys: [key, multiplier, dead_key],
         };
-        stack.set_check_shift(check_shift, key, multiplier);
-        stack.dead_key = dead_key & stack.shifted_mask;
+        stack.set_check_shift(check_shift);
         Ok(stack)
     }
 
     /// Sets the check bits to start at bit `check_shift` (16..=63), keyed
-    /// by `key` and `multiplier` (made odd, so that the multiply loses no
-    /// bit), and everything derived from that.
-    fn set_check_shift(&mut self, check_shift: u32, key: u64, multiplier: u64) {
+    /// by the stack's keys (the multiplier made odd, so that the multiply
+    /// loses no bit), and everything derived from that.
+    fn set_check_shift(&mut self, check_shift: u32) {
+        let [key, multiplier, dead_key] = self.keys;
         self.check_mask = !0 << check_shift;
         self.shifted_mask = self.check_mask & !LIVE;
         self.rest_mask = !self.check_mask;
         self.check_key = key & self.shifted_mask | LIVE;
-        self.dead_key &= self.shifted_mask;
+        self.dead_key = dead_key & self.shifted_mask;
         self.check_mix = KeyedCheck::new(multiplier);
     }
 
@@ -255,7 +272,13 @@ impl Stack {
     #[cold]
     #[inline(never)]
     pub(crate) fn push_slow(&mut self, size: usize, align: usize) -> Result<Block, Error> {
-        let (payload, new_top) = self.fit(size, align).ok_or(Error::Exhausted)?;
+        let (payload, new_top) = match self.fit(size, align) {
+            Some(fit) => fit,
+            None => {
+                self.move_up_for(size, align)?;
+                self.fit(size, align).ok_or(Error::Exhausted)?
+            }
+        };
         let rest = match payload - HEADER_SIZE - self.top {
             gap if gap <= GAP_MASK => self.link | gap,
             _ => self.pad(payload - HEADER_SIZE),
@@ -349,6 +372,9 @@ impl Stack {
                 return false;
             }
             self.newest_rest = rest;
+        } else if !self.parked.is_empty() {
+            // The region empties: the slow path moves down a region.
+            return false;
         }
         self.top = top;
         self.link = below;
@@ -363,44 +389,50 @@ impl Stack {
     #[cold]
     #[inline(never)]
     pub(crate) fn pop_slow(&mut self) -> Result<(), Error> {
+        self.note_peak();
+        self.move_down_while_empty();
         if self.link == 0 {
             return Err(Error::Empty);
         }
-        self.note_peak();
         let rest = self.newest_rest as usize;
         self.top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & GAP_MASK);
         self.link = rest & !GAP_MASK;
         self.settle();
+        self.move_down_while_empty();
         self.drop_stale_marks();
         Ok(())
     }
 
     /// Drops the marks the top is now below, and moves the floor.
     fn drop_stale_marks(&mut self) {
-        let top = self.top;
-        self.marks.drop_while(|point| point.top > top);
-        self.mark_floor = self
-            .marks
-            .newest()
-            .map_or(self.buffer.start(), |point| point.top);
+        let here = (self.parked.len(), self.top);
+        self.marks
+            .drop_while(|point| (point.region, point.top) > here);
+        self.mark_floor = match self.marks.newest() {
+            Some(point) if point.region == here.0 => point.top,
+            _ => self.buffer.start(),
+        };
     }
 
     /// Brings the peak up to date (before the top goes down).
     fn note_peak(&mut self) {
-        let high = self.high.max(self.top);
-        self.peak = self.peak.max(high - self.buffer.start());
+        self.peak = self.peak();
         self.high = self.top;
     }
 
-    /// The most bytes in use (`capacity - remaining`) the stack has had.
+    /// The most bytes in use (the bytes taken from its buffer and chunks,
+    /// headers and padding included) the stack has had.
     pub fn peak(&self) -> usize {
-        self.peak.max(self.high.max(self.top) - self.buffer.start())
+        self.peak
+            .max(self.below + self.high.max(self.top) - self.buffer.start())
     }
 
     /// A mark naming the current point; releasing to it pops everything
     /// pushed after it. A pop below it makes it stale.
     pub fn mark(&mut self) -> Result<i64, Error> {
         let point = Checkpoint {
+            region: self.parked.len(),
+            chunks: self.chunks.held().len(),
             top: self.top,
             link: self.link,
             newest_rest: self.newest_rest,
@@ -417,6 +449,10 @@ impl Stack {
         let (place, point) = self.marks.find(mark)?;
         self.note_peak();
         self.marks.release_to(place);
+        while self.parked.len() > point.region {
+            self.move_down();
+        }
+        self.chunks.release_after(point.chunks);
         self.top = point.top;
         self.link = point.link;
         self.newest_rest = point.newest_rest;
@@ -457,6 +493,11 @@ impl Stack {
     /// What the header that ends at `link` (nonzero, and below the newest
     /// header) says.
     fn classify(&self, link: usize) -> Header {
+        self.classify_in(&self.buffer, link)
+    }
+
+    /// [`Stack::classify`] in the region over `buffer`.
+    fn classify_in(&self, buffer: &Buffer, link: usize) -> Header {
         let header = link - HEADER_SIZE;
         // SAFETY: `link` is nonzero here, and is the link of a rest that
         // `push` wrote (the link it held: 0, or a header's offset + 8, at
@@ -465,7 +506,7 @@ impl Stack {
         // capacity`. The buffer never shrinks under a live header
         // (`drop_buffer` resets the stack), and it is zero-filled, so the
         // word was initialised.
-        let word = unsafe { self.buffer.read_word_unchecked(header) };
+        let word = unsafe { buffer.read_word_unchecked(header) };
         let rest = word & self.rest_mask;
         if rest as usize > header {
             Header::Bad
@@ -478,9 +519,14 @@ impl Stack {
         }
     }
 
-    /// Pops everything; every mark becomes stale.
+    /// Pops everything; every mark becomes stale; the largest chunk is
+    /// kept and the others go back upstream.
     pub fn clear(&mut self) {
         self.note_peak();
+        while !self.parked.is_empty() {
+            self.move_down();
+        }
+        self.chunks.keep_largest();
         self.top = self.buffer.start();
         self.high = self.top;
         self.link = 0;
@@ -488,9 +534,15 @@ impl Stack {
         self.mark_floor = self.top;
     }
 
-    /// Bytes above the top (`capacity - top`).
+    /// Bytes that can be served without asking upstream: above the top,
+    /// and the chunks held beyond the current region.
     pub fn remaining(&self) -> usize {
-        self.end - self.top
+        let held = self.chunks.held();
+        let beyond: usize = held[self.parked.len().min(held.len())..]
+            .iter()
+            .map(|chunk| chunk.size)
+            .sum();
+        self.end - self.top + beyond
     }
 
     /// Number of live allocations: how many pops succeed before `Empty`.
@@ -498,24 +550,37 @@ impl Stack {
     /// keep a count.
     pub fn depth(&self) -> usize {
         let mut depth = 0;
-        let mut walk = self.walk();
-        while let Some((_, _, dead)) = walk.step(self) {
-            depth += usize::from(!dead);
+        for mut walk in self.walks() {
+            while let Some((_, _, dead)) = walk.step(self) {
+                depth += usize::from(!dead);
+            }
         }
         depth
     }
 
-    /// A walk down the live allocations, newest first.
-    fn walk(&self) -> Walk {
-        Walk {
+    /// A walk down the allocations of each region, the current one first.
+    fn walks(&self) -> impl Iterator<Item = Walk<'_>> {
+        let current = Walk {
+            buffer: &self.buffer,
             next: self.link,
             newest_rest: self.newest_rest,
             first: true,
-        }
+        };
+        let parked = self.parked.iter().rev().map(|region| Walk {
+            buffer: &region.buffer,
+            next: region.link,
+            newest_rest: region.newest_rest,
+            first: false,
+        });
+        core::iter::once(current).chain(parked)
     }
 
-    /// Releases the buffer; the stack stays valid, empty, capacity 0.
+    /// Releases the buffer and gives every chunk back; the stack stays
+    /// valid, empty, capacity 0, and keeps its upstream.
     pub fn drop_buffer(&mut self) {
+        self.clear();
+        self.chunks.release_all();
+        self.chunks.set_own(0);
         self.buffer.release();
         self.end = self.buffer.end();
         self.clear();
@@ -523,8 +588,11 @@ impl Stack {
 }
 
 mod interface;
+mod regions;
 
 use interface::Walk;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_growth;

@@ -206,6 +206,13 @@ extern "C" {
     pub fn stack_mark(stack: *mut StackAllocator) -> i64;
     pub fn stack_release_to(stack: *mut StackAllocator, mark: i64) -> i64;
     pub fn stack_peak(stack: *mut StackAllocator) -> i64;
+    pub fn stack_set_upstream(
+        stack: *mut StackAllocator,
+        upstream: VaisAllocator,
+        chunk_size: i64,
+    ) -> i64;
+    pub fn stack_set_limit(stack: *mut StackAllocator, max_bytes: i64) -> i64;
+    pub fn stack_capacity(stack: *mut StackAllocator) -> i64;
 
     // vais_alloc_*
     pub fn vais_alloc_last_error() -> i64;

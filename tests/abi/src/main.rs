@@ -145,6 +145,9 @@ tie_functions! {
     stack::stack_mark(_);
     stack::stack_release_to(_, _);
     stack::stack_peak(_);
+    stack::stack_set_upstream(_, _, _);
+    stack::stack_set_limit(_, _);
+    stack::stack_capacity(_);
 
     library::vais_alloc_last_error();
     library::vais_alloc_clear_error();
