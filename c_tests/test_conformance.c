@@ -1,5 +1,6 @@
 /* allocator_*: one conformance suite, run over every allocator behind the
- * interface: the five built-in ones and a user allocator written here.
+ * interface: the five built-in ones, bump arenas growing from an upstream
+ * (the global allocator; a free list), and a user allocator written here.
  *
  * Each subject says how to make a fresh allocator, how to release it, and
  * (where the family has one) a counter of what is in use, so that a check
@@ -128,6 +129,7 @@ typedef struct {
     const struct Subject *subject;
     VaisAllocator a;
     void *handle; /* the family's handle, the user's heap, or NULL (global) */
+    void *upstream; /* an upstream the subject owns (a free list), or NULL */
     int64_t caps; /* allocator_caps(a) */
 } Instance;
 
@@ -146,6 +148,9 @@ typedef struct Subject {
     int refuses_interior_and_double;       /* block + 8, a second free */
     FreeRule free_rule;
     ResizeRule resize_rule;
+    /* RESIZE_LAST_GROWS: the size the third small block of a fresh
+     * allocator can grow to in place (0: 2000). */
+    int64_t last_grows_to;
 } Subject;
 
 static void create_global(Instance *in) {
@@ -161,6 +166,49 @@ static void create_bump(Instance *in) {
 }
 static void destroy_bump(Instance *in) { CHECK_EQ(bump_free(in->handle), 0); }
 static int64_t in_use_bump(const Instance *in) { return bump_remaining(in->handle); }
+
+/* Bump arenas growing from an upstream. Their remaining bytes change as
+ * chunks come and go, so what they count is remaining - capacity: minus
+ * the bytes used (padding and the unused ends of earlier chunks
+ * included), 0 when empty and after a reset (which keeps one chunk). */
+#define FREELIST_UPSTREAM_CAPACITY (INT64_C(1) << 22)
+#define GROWING_OWN_BUFFER 256
+
+static void create_bump_from_global(Instance *in) {
+    in->handle = bump_new(0);
+    CHECK(in->handle != NULL);
+    if (in->handle == NULL) return;
+    CHECK_EQ(bump_set_upstream(in->handle, global_as_allocator(), 4096), 0);
+    in->a = view_bump(in->handle);
+}
+static int64_t in_use_growing_bump(const Instance *in) {
+    return bump_remaining(in->handle) - bump_capacity(in->handle);
+}
+
+static void create_bump_from_freelist(Instance *in) {
+    FreeListAllocator *list = freelist_new(FREELIST_UPSTREAM_CAPACITY);
+    CHECK(list != NULL);
+    if (list == NULL) return;
+    in->upstream = list;
+    in->handle = bump_new(GROWING_OWN_BUFFER);
+    CHECK(in->handle != NULL);
+    if (in->handle == NULL) {
+        CHECK_EQ(freelist_free(list), 0);
+        in->upstream = NULL;
+        return;
+    }
+    CHECK_EQ(bump_set_upstream(in->handle, freelist_as_allocator(list), 4096), 0);
+    in->a = view_bump(in->handle);
+}
+/* The arena first (it gives its chunks back to the free list), then the
+ * free list, which must then hold nothing. */
+static void destroy_bump_from_freelist(Instance *in) {
+    CHECK_EQ(bump_free(in->handle), 0);
+    if (in->upstream == NULL) return;
+    CHECK_EQ(freelist_total_allocated(in->upstream), 0);
+    CHECK_EQ(freelist_free(in->upstream), 0);
+    in->upstream = NULL;
+}
 
 static VaisAllocator view_pool(void *h) { return pool_as_allocator((PoolAllocator *)h); }
 static void create_pool(Instance *in) {
@@ -245,6 +293,39 @@ static const Subject subjects[] = {
         .resize_rule = RESIZE_LAST_GROWS,
     },
     {
+        .name = "bump growing from global",
+        .create = create_bump_from_global,
+        .destroy = destroy_bump,
+        .in_use = in_use_growing_bump,
+        .view = view_bump,
+        .caps = VAIS_ALLOC_CAP_FREE_LAST | VAIS_ALLOC_CAP_RESIZE | VAIS_ALLOC_CAP_RESET | CAPS_ANY |
+                VAIS_ALLOC_CAP_GROWS,
+        .max_align = 4096,
+        .huge_error = VAIS_ALLOC_E_OUT_OF_MEMORY, /* the upstream refuses the chunk */
+        .builtin = 1,
+        .refuses_foreign = 1,
+        .free_rule = FREES_BUMP,
+        .resize_rule = RESIZE_LAST_GROWS,
+    },
+    {
+        .name = "bump growing from a free list",
+        .create = create_bump_from_freelist,
+        .destroy = destroy_bump_from_freelist,
+        .in_use = in_use_growing_bump,
+        .view = view_bump,
+        .caps = VAIS_ALLOC_CAP_FREE_LAST | VAIS_ALLOC_CAP_RESIZE | VAIS_ALLOC_CAP_RESET | CAPS_ANY |
+                VAIS_ALLOC_CAP_GROWS,
+        .max_align = 4096,
+        .huge_error = VAIS_ALLOC_E_OUT_OF_MEMORY, /* the upstream refuses the chunk */
+        .builtin = 1,
+        .refuses_foreign = 1,
+        .free_rule = FREES_BUMP,
+        .resize_rule = RESIZE_LAST_GROWS,
+        /* The blocks sit at 0, 32 and 72 of its 256-byte own buffer, and a
+         * resize never moves to a chunk. */
+        .last_grows_to = GROWING_OWN_BUFFER - 72,
+    },
+    {
         .name = "pool",
         .create = create_pool,
         .destroy = destroy_pool,
@@ -324,6 +405,7 @@ static void for_each_subject(void (*check)(const Subject *s)) {
 static int open_subject(const Subject *s, Instance *in) {
     in->subject = s;
     in->handle = NULL;
+    in->upstream = NULL;
     in->a.ctx = NULL;
     in->a.vtable = NULL;
     s->create(in);
@@ -675,11 +757,12 @@ static void check_resize(const Subject *s) {
 
         if (s->resize_rule == RESIZE_LAST_GROWS) {
             /* The newest grows while there is room, at the same address. */
+            int64_t grow_to = s->last_grows_to ? s->last_grows_to : 2000;
             int64_t before = in_use(&in);
-            CHECK_EQ(allocator_resize(in.a, newest.ptr, newest_now, 2000), 0);
-            newest_now = lay(2000, 8);
+            CHECK_EQ(allocator_resize(in.a, newest.ptr, newest_now, grow_to), 0);
+            newest_now = lay(grow_to, 8);
             CHECK(pattern_intact(newest.ptr, 24, 52));
-            fill_pattern(newest.ptr, 2000, 52);
+            fill_pattern(newest.ptr, grow_to, 52);
             CHECK(pattern_intact(older.ptr, 40, 51));
             CHECK(witness_intact(&w));
             if (s->in_use) CHECK_NE(in_use(&in), before);
@@ -690,7 +773,7 @@ static void check_resize(const Subject *s) {
                                VAIS_ALLOC_E_EXHAUSTED);
             CHECK_UNCHANGED(&in, before, &w);
             CHECK(pattern_intact(older.ptr, 40, 51));
-            CHECK(pattern_intact(newest.ptr, 2000, 52));
+            CHECK(pattern_intact(newest.ptr, grow_to, 52));
 
             if (s->free_rule == FREES_BUMP) {
                 /* An older block shrinks (its bytes wait for the reset). */
@@ -698,7 +781,7 @@ static void check_resize(const Subject *s) {
                 older_now = lay(16, 8);
                 CHECK_UNCHANGED(&in, before, &w);
                 CHECK(pattern_intact(older.ptr, 16, 51));
-                CHECK(pattern_intact(newest.ptr, 2000, 52));
+                CHECK(pattern_intact(newest.ptr, grow_to, 52));
             }
         }
 
@@ -1042,7 +1125,8 @@ static void check_wrong_family(const Subject *s) {
     int64_t before = in_use(&in);
     for (int j = 0; j < SUBJECT_COUNT; j++) {
         const Subject *other = &subjects[j];
-        if (other == s || !other->view) continue;
+        /* Another subject of the same family is no wrong family. */
+        if (other == s || !other->view || other->view == s->view) continue;
         int failed = harness_current_failed;
         harness_current_failed = 0;
         Instance them;

@@ -272,13 +272,20 @@ impl Source for Upstream {
                 allocator_alloc(self.0, layout.into())
             }
         };
-        match NonNull::new(allocation.ptr as usize as *mut u8) {
-            Some(ptr) if allocation.size as u64 >= layout.size() as u64 => Ok(Block {
-                ptr,
-                size: layout.size(),
-            }),
-            _ => Err(Error::OutOfMemory),
+        let Some(ptr) = NonNull::new(allocation.ptr as usize as *mut u8) else {
+            return Err(Error::OutOfMemory);
+        };
+        if (allocation.size as u64) < layout.size() as u64 {
+            // A block smaller than asked (the upstream broke rule 6): give
+            // it back rather than keep or leak it.
+            // SAFETY: as above; the block came from this upstream.
+            unsafe { allocator_free(self.0, allocation.ptr, layout.into()) };
+            return Err(Error::OutOfMemory);
         }
+        Ok(Block {
+            ptr,
+            size: layout.size(),
+        })
     }
 
     unsafe fn give_back(&mut self, block: Block, layout: core::alloc::Layout) {
@@ -357,6 +364,38 @@ pub unsafe extern "C" fn freelist_as_allocator(list: *mut FreeListAllocator) -> 
 pub unsafe extern "C" fn stack_as_allocator(stack: *mut StackAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
     unsafe { view(stack, &STACK_VTABLE, &STACK_GROWING_VTABLE) }
+}
+
+/// `VAIS_ALLOC_CAP_GROWS` if `allocator` is a view of one of our arenas
+/// that grows from an upstream now, else 0.
+///
+/// # Safety
+/// As for the dispatch functions: a built-in view's handle is live.
+pub(super) unsafe fn growing_bit(allocator: VaisAllocator) -> i64 {
+    // SAFETY: a view of one of these vtables holds a handle of the family
+    // (or one `core_of` refuses).
+    let grows = unsafe {
+        if core::ptr::eq(allocator.vtable, &BUMP_VTABLE) {
+            core_of::<BumpAllocator>(allocator.ctx.cast())
+                .is_ok_and(|core| BumpAllocator::grows(core))
+        } else if core::ptr::eq(allocator.vtable, &STACK_VTABLE) {
+            core_of::<StackAllocator>(allocator.ctx.cast())
+                .is_ok_and(|core| StackAllocator::grows(core))
+        } else if core::ptr::eq(allocator.vtable, &POOL_VTABLE) {
+            core_of::<PoolAllocator>(allocator.ctx.cast())
+                .is_ok_and(|core| PoolAllocator::grows(core))
+        } else if core::ptr::eq(allocator.vtable, &FREELIST_VTABLE) {
+            core_of::<FreeListAllocator>(allocator.ctx.cast())
+                .is_ok_and(|core| FreeListAllocator::grows(core))
+        } else {
+            false
+        }
+    };
+    if grows {
+        VAIS_ALLOC_CAP_GROWS
+    } else {
+        0
+    }
 }
 
 /// Whether `vtable` is one of this library's, whose entries record their

@@ -3,7 +3,7 @@
 //! the caller's own).
 
 use super::allocator::{
-    is_builtin, VaisAllocator, VaisAllocatorVtable, VAIS_ALLOCATOR_VTABLE_VERSION,
+    growing_bit, is_builtin, VaisAllocator, VaisAllocatorVtable, VAIS_ALLOCATOR_VTABLE_VERSION,
 };
 use super::finish;
 use super::types::{Allocation, Layout};
@@ -268,5 +268,9 @@ pub unsafe extern "C" fn allocator_reset(allocator: VaisAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn allocator_caps(allocator: VaisAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { vtable_of(&allocator) }.map(|vtable| vtable.caps))
+    let caps = unsafe { vtable_of(&allocator) }.map(|vtable| vtable.caps);
+    // A view of ours taken before its allocator got an upstream still
+    // answers for the allocator as it is now.
+    // SAFETY: forwarded from this function's contract.
+    finish(caps.map(|caps| caps | unsafe { growing_bit(allocator) }))
 }

@@ -334,6 +334,59 @@ impl CBump {
             bump_as_allocator(self.handle)
         })
     }
+
+    /// `bump_set_upstream` with an upstream that outlives every arena (a
+    /// `'static` view: the global allocator's).
+    pub fn set_upstream(&mut self, upstream: CView<'static>, chunk_size: i64) -> Result<(), Error> {
+        // SAFETY: a `'static` upstream outlives the arena.
+        unsafe { self.set_upstream_raw(upstream.allocator, chunk_size) }
+    }
+
+    /// `bump_set_upstream` with any `VaisAllocator`, refusals included.
+    ///
+    /// # Safety
+    /// `upstream` must be a valid allocator (or one the library refuses:
+    /// a NULL vtable, a readable vtable of another version, ...) that
+    /// outlives the arena.
+    pub unsafe fn set_upstream_raw(
+        &mut self,
+        upstream: VaisAllocator,
+        chunk_size: i64,
+    ) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`; the upstream rule is
+        // the caller's promise.
+        done("bump_set_upstream", || unsafe {
+            bump_ffi::bump_set_upstream(self.handle, upstream, chunk_size)
+        })
+    }
+
+    /// `bump_set_limit`.
+    pub fn set_limit(&mut self, max_bytes: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        done("bump_set_limit", || unsafe {
+            bump_ffi::bump_set_limit(self.handle, max_bytes)
+        })
+    }
+
+    /// `bump_mark`: the mark (`>= 0`).
+    pub fn mark(&mut self) -> Result<i64, Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        status("bump_mark", || unsafe { bump_ffi::bump_mark(self.handle) })
+    }
+
+    /// `bump_release_to`.
+    pub fn release_to(&mut self, mark: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        done("bump_release_to", || unsafe {
+            bump_ffi::bump_release_to(self.handle, mark)
+        })
+    }
+
+    /// `bump_peak`.
+    pub fn peak(&self) -> usize {
+        // SAFETY: `self.handle` is live until `drop`.
+        count("bump_peak", || unsafe { bump_ffi::bump_peak(self.handle) })
+    }
 }
 
 impl Drop for CBump {

@@ -23,6 +23,14 @@ pub struct Allocation {
 
 pub type Handle = *mut c_void;
 
+/// `VaisAllocator`: a context and a vtable (opaque here).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct VaisAllocator {
+    pub ctx: *mut c_void,
+    pub vtable: *const c_void,
+}
+
 extern "C" {
     pub fn global_alloc(layout: Layout) -> Allocation;
     pub fn global_dealloc(ptr: i64, layout: Layout);
@@ -31,6 +39,10 @@ extern "C" {
     pub fn bump_alloc(bump: Handle, layout: Layout) -> Allocation;
     pub fn bump_reset(bump: Handle) -> i64;
     pub fn bump_free(bump: Handle) -> i64;
+    pub fn bump_set_upstream(bump: Handle, upstream: VaisAllocator, chunk_size: i64) -> i64;
+    pub fn bump_mark(bump: Handle) -> i64;
+    pub fn bump_release_to(bump: Handle, mark: i64) -> i64;
+    pub fn global_as_allocator() -> VaisAllocator;
 
     pub fn pool_new(block_size: i64, num_blocks: i64) -> Handle;
     pub fn pool_alloc(pool: Handle) -> i64;

@@ -260,7 +260,141 @@ pub fn bump(cfg: &Cfg) -> Vec<Workload> {
             ),
             &mixed,
         ),
+        bump_growing(cfg, n),
+        bump_scopes(cfg, n / 10),
     ]
+}
+
+/// A growing arena against bumpalo, which grows by chunks too: each
+/// repetition makes a fresh arena with no buffer of its own, serves `n`
+/// allocations of 16 B from chunks (ours from the global allocator,
+/// starting at 64 KiB and doubling, as bumpalo's), and frees it.
+fn bump_growing(cfg: &Cfg, n: usize) -> Workload {
+    let mut w = Workload::new(
+        "bump/growing",
+        "bump",
+        &format!("Bump, growing: a fresh arena, {n} allocations of 16 B (align 8) from chunks, then free"),
+        "one allocation (making the arena, the chunks and the free are spread over the batch)",
+    );
+    let l = Layout { size: 16, align: 8 };
+    let rl = rust_layout(l);
+    unsafe {
+        let [ours, bumpalo] = measure_each(
+            cfg,
+            2,
+            [
+                &mut || {
+                    timed(|| {
+                        let h = bump_new(0);
+                        check(
+                            bump_set_upstream(h, global_as_allocator(), 0) == 0,
+                            "set_upstream",
+                        );
+                        let mut acc = 0i64;
+                        for _ in 0..n {
+                            acc = acc.wrapping_add(bump_alloc(h, l).ptr);
+                        }
+                        check(acc != 0, "growing bump_alloc");
+                        bump_free(h);
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let b = bumpalo::Bump::new();
+                        let mut acc = 0usize;
+                        for _ in 0..n {
+                            acc = acc.wrapping_add(b.alloc_layout(black_box(rl)).as_ptr() as usize);
+                        }
+                        black_box(acc);
+                        drop(b);
+                        n as u64
+                    })
+                },
+            ],
+        );
+        w.rows.push(Row::new(
+            "vais_alloc bump_alloc, growing from global_as_allocator (C ABI)",
+            Kind::Ours,
+            ours,
+            n as u64,
+        ));
+        w.rows.push(Row::new(
+            "bumpalo::Bump::new(), growing (inlined Rust)",
+            Kind::Peer,
+            bumpalo,
+            n as u64,
+        ));
+    }
+    w
+}
+
+/// Scopes: `bump_mark`, 10 allocations, `bump_release_to`, against 10
+/// allocations and a `bump_reset`, on the same arena.
+fn bump_scopes(cfg: &Cfg, rounds: usize) -> Workload {
+    let mut w = Workload::new(
+        "bump/scope10",
+        "bump",
+        &format!("Bump: {rounds} scopes of 10 allocations of 16 B"),
+        "one allocation (the mark and the release, or the reset, spread over the 10)",
+    );
+    let l = Layout { size: 16, align: 8 };
+    unsafe {
+        let h = bump_new(1 << 20);
+        check(!h.is_null(), "bump_new");
+        let m = bump_mark(h);
+        check(m >= 0, "bump_mark");
+        let [scoped, reset] = measure_each(
+            cfg,
+            2,
+            [
+                &mut || {
+                    timed(|| {
+                        let (mut acc, mut bad) = (0i64, 0i64);
+                        for _ in 0..rounds {
+                            let mark = bump_mark(h);
+                            for _ in 0..10 {
+                                acc = acc.wrapping_add(bump_alloc(h, l).ptr);
+                            }
+                            bad |= bump_release_to(h, mark);
+                        }
+                        check(acc != 0 && bad == 0, "scopes");
+                        (rounds * 10) as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut acc = 0i64;
+                        for _ in 0..rounds {
+                            for _ in 0..10 {
+                                acc = acc.wrapping_add(bump_alloc(h, l).ptr);
+                            }
+                            bump_reset(h);
+                        }
+                        check(acc != 0, "resets");
+                        (rounds * 10) as u64
+                    })
+                },
+            ],
+        );
+        bump_free(h);
+        w.rows.push(Row::new(
+            "vais_alloc bump_mark + 10 bump_alloc + bump_release_to (C ABI)",
+            Kind::Ours,
+            scoped,
+            (rounds * 10) as u64,
+        ));
+        w.rows.push(
+            Row::new(
+                "vais_alloc 10 bump_alloc + bump_reset (C ABI)",
+                Kind::Info,
+                reset,
+                (rounds * 10) as u64,
+            )
+            .note("the target: scopes within 1.5x of this"),
+        );
+    }
+    w
 }
 
 // ---- 2. pool ----------------------------------------------------------------
