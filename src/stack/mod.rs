@@ -121,8 +121,10 @@ pub struct Stack {
     check_mix: KeyedCheck,
     /// The live checkpoints.
     marks: Marks<Checkpoint>,
-    /// The newest mark's top (the buffer's start when there is none): a
-    /// pop below it makes that mark stale, so it leaves the fast path.
+    /// A pop whose top would go below this leaves the fast path: the
+    /// newest mark's top (a pop below it makes it stale), or in a chunk
+    /// region at least its start + 1 (a pop that empties the region moves
+    /// down a region); else the buffer's start.
     mark_floor: usize,
     /// The highest top since the peak was last brought up to date.
     high: usize,
@@ -372,9 +374,6 @@ impl Stack {
                 return false;
             }
             self.newest_rest = rest;
-        } else if !self.parked.is_empty() {
-            // The region empties: the slow path moves down a region.
-            return false;
         }
         self.top = top;
         self.link = below;
@@ -408,9 +407,10 @@ impl Stack {
         let here = (self.parked.len(), self.top);
         self.marks
             .drop_while(|point| (point.region, point.top) > here);
+        let floor = self.buffer.start() + usize::from(!self.parked.is_empty());
         self.mark_floor = match self.marks.newest() {
-            Some(point) if point.region == here.0 => point.top,
-            _ => self.buffer.start(),
+            Some(point) if point.region == here.0 => point.top.max(floor),
+            _ => floor,
         };
     }
 
@@ -438,7 +438,7 @@ impl Stack {
             newest_rest: self.newest_rest,
         };
         let mark = self.marks.push(point)?;
-        self.mark_floor = self.top;
+        self.mark_floor = self.mark_floor.max(self.top);
         Ok(mark)
     }
 
@@ -457,7 +457,7 @@ impl Stack {
         self.link = point.link;
         self.newest_rest = point.newest_rest;
         self.high = point.top;
-        self.mark_floor = point.top;
+        self.drop_stale_marks();
         // The newest allocation at the mark may have been freed out of
         // order since (it is dead now): reclaim it as a pop would.
         if self.link != 0 && matches!(self.classify(self.link), Header::Dead(_)) {

@@ -140,7 +140,8 @@ impl Stack {
         self.high = self.top;
         self.link = 0;
         self.newest_rest = 0;
-        self.mark_floor = self.top;
+        // A pop that empties this region leaves the fast path.
+        self.mark_floor = self.top + 1;
     }
 
     /// Moves back down to the parked region below (the current region,
