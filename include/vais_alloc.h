@@ -491,16 +491,23 @@ int64_t bump_peak(struct BumpAllocator *bump);
 // `VAIS_ALLOC_E_OUT_OF_MEMORY` when memory runs out.
 struct PoolAllocator *pool_new(int64_t block_size, int64_t num_blocks);
 
-// Allocates one block in O(1). Returns its address, or 0 on failure:
-// `VAIS_ALLOC_E_EXHAUSTED` when no block is free, or a bad handle.
+// Allocates one block: a free block of the pool's own, in O(1), else
+// (with an upstream, see `pool_set_upstream`) one of a slab, in O(log n)
+// for n slabs, a new slab being obtained when every slab is full. Returns its address, or 0
+// on failure with the pool unchanged: `VAIS_ALLOC_E_EXHAUSTED` when no
+// block is free and the pool cannot grow (no upstream, or the limit of
+// `pool_set_limit`), `VAIS_ALLOC_E_OUT_OF_MEMORY` when the upstream (or
+// the system, for the slab's bookkeeping) refuses, or a bad handle's code.
 //
 // # Safety
 // `pool` must be NULL or a live handle.
 int64_t pool_alloc(struct PoolAllocator *pool);
 
-// Returns a block to the pool in O(1); `ptr == 0` is a no-op. Returns 0,
-// or, with the pool unchanged, `VAIS_ALLOC_E_FOREIGN_POINTER` for anything
-// that is not the start of a block of this pool,
+// Returns a block to the pool; `ptr == 0` is a no-op. O(1) for the pool's
+// own blocks, O(log n) for a pool with n slabs (their number grows with
+// the logarithm of the bytes obtained). Returns 0, or, with the pool
+// unchanged, `VAIS_ALLOC_E_FOREIGN_POINTER` for anything that is not the
+// start of a block of this pool (its own or a slab's),
 // `VAIS_ALLOC_E_DOUBLE_FREE` for a block that is free (freed, or never
 // handed out), or a bad handle's code.
 //
@@ -508,15 +515,16 @@ int64_t pool_alloc(struct PoolAllocator *pool);
 // `pool` must be NULL or a live handle.
 int64_t pool_dealloc(struct PoolAllocator *pool, int64_t ptr);
 
-// Returns the number of blocks that can still be allocated, or a negative
-// error code for a bad handle.
+// Returns the number of blocks that can be allocated without asking the
+// upstream (the free blocks of the pool's own and of every slab held),
+// or a negative error code for a bad handle.
 //
 // # Safety
 // `pool` must be NULL or a live handle.
 int64_t pool_num_free_blocks(struct PoolAllocator *pool);
 
-// Returns the number of blocks in use, or a negative error code for a bad
-// handle.
+// Returns the number of blocks in use (the pool's own and the slabs'), or
+// a negative error code for a bad handle.
 //
 // # Safety
 // `pool` must be NULL or a live handle.
@@ -536,16 +544,19 @@ int64_t pool_block_size(struct PoolAllocator *pool);
 // `pool` must be NULL or a live handle.
 int64_t pool_owns(struct PoolAllocator *pool, int64_t ptr);
 
-// Frees every block at once, in O(1) (the pool forgets which blocks it
-// handed out, and carves them afresh). Returns 0, or a negative error
-// code for a bad handle.
+// Frees every block at once, in O(1) plus O(number of slabs) (the pool
+// forgets which blocks it handed out, and carves them afresh). The largest
+// slab is kept, with every block free, and the others go back upstream,
+// so a pool reused for the same load soon stops calling the upstream.
+// Returns 0, or a negative error code for a bad handle.
 //
 // # Safety
 // `pool` must be NULL or a live handle.
 int64_t pool_reset(struct PoolAllocator *pool);
 
-// Releases the pool's memory; the handle stays valid, with no blocks.
-// Returns 0, or a negative error code for a bad handle.
+// Releases the pool's memory and gives every slab back upstream; the
+// handle stays valid, with no blocks, and keeps its upstream. Returns 0,
+// or a negative error code for a bad handle.
 //
 // # Safety
 // `pool` must be NULL or a live handle.
@@ -558,6 +569,42 @@ int64_t pool_drop(struct PoolAllocator *pool);
 // # Safety
 // `pool` must be NULL or a live handle; it is dead afterwards.
 int64_t pool_free(struct PoolAllocator *pool);
+
+// From now on, when the pool's own blocks are all in use, blocks come
+// from slabs obtained from `upstream` (any allocator:
+// `global_as_allocator()`, another of ours, or the caller's): each slab
+// is cut into blocks of the pool's block size, aligned as the pool's own.
+// Slab sizes start at `slab_bytes` (0: the library's choice, 64 KiB; a
+// slab holds at least one block) and double. Freed blocks of every slab
+// are reused before a new slab is obtained. `pool_reset` keeps the
+// largest slab and gives the others back; `pool_drop` and `pool_free`
+// give every slab back, so `upstream` must outlive the pool. Returns 0,
+// or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or vtable,
+// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family, a
+// negative `slab_bytes`, an unknown vtable version, a vtable without
+// `alloc` or `free`, the pool itself as its upstream, or while slabs of an
+// earlier upstream are held. A failure changes nothing.
+//
+// # Safety
+// `pool` must be NULL or a live handle; `upstream` a valid allocator.
+int64_t pool_set_upstream(struct PoolAllocator *pool, struct VaisAllocator upstream, int64_t slab_bytes);
+
+// Caps the bytes the pool may hold (its own blocks and its slabs) at
+// `max_bytes`; -1 removes the cap. An allocation that would need a slab
+// past it fails with `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or
+// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a value below -1 or below what the
+// pool holds already, or a bad handle's code.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_set_limit(struct PoolAllocator *pool, int64_t max_bytes);
+
+// Returns the bytes the pool holds now (its own blocks and every slab
+// obtained from its upstream), or a negative error code for a bad handle.
+//
+// # Safety
+// `pool` must be NULL or a live handle.
+int64_t pool_capacity(struct PoolAllocator *pool);
 
 // Creates a free-list allocator over a `capacity`-byte buffer (16-byte
 // aligned): one free block covering it. Returns NULL with

@@ -157,6 +157,17 @@ impl Chunks {
         &self.held
     }
 
+    /// The size of the chunk [`Chunks::grow`] would add now for
+    /// `min_size` (the spare's, or a new one's), so that an arena can make
+    /// room for its bookkeeping first; `None` when no size fits.
+    pub fn next_chunk_size(&self, min_size: usize) -> Option<usize> {
+        if let Some(spare) = self.spare.filter(|spare| spare.size >= min_size) {
+            return Some(spare.size);
+        }
+        let min_size = crate::layout::align_up(min_size, CHUNK_ALIGN)?;
+        Some(self.next_size.max(min_size))
+    }
+
     /// A new chunk of at least `min_size` bytes (zero-filled when
     /// `zeroed`), now the last one held: the spare if it is big enough,
     /// else one from the source.

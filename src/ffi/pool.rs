@@ -1,6 +1,7 @@
 //! `pool_*`: the fixed-size block pool.
 
-use super::types::{count, pointer, to_i64};
+use super::allocator::{upstream_of, VaisAllocator};
+use super::types::{count, limit, pointer, to_i64};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::allocator::Allocator;
 use crate::error::Error;
@@ -16,6 +17,9 @@ impl Family for PoolAllocator {
     const TAG: u64 = 0x5641_4953_504F_4F4C; // "VAISPOOL"
     fn drop_buffer(core: &mut Pool) {
         core.drop_buffer();
+    }
+    fn grows(core: &Pool) -> bool {
+        core.grows()
     }
 }
 
@@ -42,21 +46,47 @@ pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocat
     )
 }
 
-/// Allocates one block in O(1). Returns its address, or 0 on failure:
-/// `VAIS_ALLOC_E_EXHAUSTED` when no block is free, or a bad handle.
+/// Allocates one block: a free block of the pool's own, in O(1), else
+/// (with an upstream, see `pool_set_upstream`) one of a slab, in O(log n)
+/// for n slabs, a new slab being obtained when every slab is full. Returns its address, or 0
+/// on failure with the pool unchanged: `VAIS_ALLOC_E_EXHAUSTED` when no
+/// block is free and the pool cannot grow (no upstream, or the limit of
+/// `pool_set_limit`), `VAIS_ALLOC_E_OUT_OF_MEMORY` when the upstream (or
+/// the system, for the slab's bookkeeping) refuses, or a bad handle's code.
 ///
 /// # Safety
 /// `pool` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn pool_alloc(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
+    if let Ok(core) = unsafe { core_of(pool) } {
+        if let Some(block) = core.alloc_fast() {
+            return block.as_ptr() as i64;
+        }
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { pool_alloc_slow(pool) }
+}
+
+/// `pool_alloc` beyond its fast path: a bad handle, a block from a slab,
+/// or a failure. Out of line (and a tail call), so that the fast path
+/// needs no stack frame.
+///
+/// # Safety
+/// As for `pool_alloc`.
+#[cold]
+#[inline(never)]
+unsafe fn pool_alloc_slow(pool: *mut PoolAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
     let block = unsafe { core_of(pool) }.and_then(Pool::alloc_block);
     finish(block.map(|block| block.as_ptr())) as i64
 }
 
-/// Returns a block to the pool in O(1); `ptr == 0` is a no-op. Returns 0,
-/// or, with the pool unchanged, `VAIS_ALLOC_E_FOREIGN_POINTER` for anything
-/// that is not the start of a block of this pool,
+/// Returns a block to the pool; `ptr == 0` is a no-op. O(1) for the pool's
+/// own blocks, O(log n) for a pool with n slabs (their number grows with
+/// the logarithm of the bytes obtained). Returns 0, or, with the pool
+/// unchanged, `VAIS_ALLOC_E_FOREIGN_POINTER` for anything that is not the
+/// start of a block of this pool (its own or a slab's),
 /// `VAIS_ALLOC_E_DOUBLE_FREE` for a block that is free (freed, or never
 /// handed out), or a bad handle's code.
 ///
@@ -65,15 +95,35 @@ pub unsafe extern "C" fn pool_alloc(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_dealloc(pool: *mut PoolAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(
-        unsafe { core_of(pool) }
-            .and_then(|pool| pointer(ptr).map_or(Ok(()), |ptr| pool.dealloc(ptr)))
-            .map(|()| 0),
-    )
+    let Ok(core) = (unsafe { core_of(pool) }) else {
+        // SAFETY: forwarded from this function's contract.
+        return unsafe { pool_dealloc_slow(pool, 0) };
+    };
+    let Some(ptr) = pointer(ptr) else { return 0 };
+    match core.dealloc_fast(ptr) {
+        Ok(()) => 0,
+        // SAFETY: forwarded from this function's contract.
+        Err(quotient) => unsafe { pool_dealloc_slow(pool, quotient) },
+    }
 }
 
-/// Returns the number of blocks that can still be allocated, or a negative
-/// error code for a bad handle.
+/// `pool_dealloc` beyond its fast path: a bad handle, or a pointer the
+/// fast path refused with `quotient` (ignored for a bad handle): a slab's
+/// block, or a refusal. Out of line (and a tail call), as
+/// `pool_alloc_slow`.
+///
+/// # Safety
+/// As for `pool_dealloc`.
+#[cold]
+#[inline(never)]
+unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, quotient: u64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(pool) }.and_then(|core| core.dealloc_slow(quotient).map(|()| 0)))
+}
+
+/// Returns the number of blocks that can be allocated without asking the
+/// upstream (the free blocks of the pool's own and of every slab held),
+/// or a negative error code for a bad handle.
 ///
 /// # Safety
 /// `pool` must be NULL or a live handle.
@@ -83,8 +133,8 @@ pub unsafe extern "C" fn pool_num_free_blocks(pool: *mut PoolAllocator) -> i64 {
     finish(unsafe { core_of(pool) }.map(|pool| to_i64(pool.num_free())))
 }
 
-/// Returns the number of blocks in use, or a negative error code for a bad
-/// handle.
+/// Returns the number of blocks in use (the pool's own and the slabs'), or
+/// a negative error code for a bad handle.
 ///
 /// # Safety
 /// `pool` must be NULL or a live handle.
@@ -116,9 +166,11 @@ pub unsafe extern "C" fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64 {
     finish(unsafe { core_of(pool) }.map(|pool| i64::from(pool.owns(ptr as usize))))
 }
 
-/// Frees every block at once, in O(1) (the pool forgets which blocks it
-/// handed out, and carves them afresh). Returns 0, or a negative error
-/// code for a bad handle.
+/// Frees every block at once, in O(1) plus O(number of slabs) (the pool
+/// forgets which blocks it handed out, and carves them afresh). The largest
+/// slab is kept, with every block free, and the others go back upstream,
+/// so a pool reused for the same load soon stops calling the upstream.
+/// Returns 0, or a negative error code for a bad handle.
 ///
 /// # Safety
 /// `pool` must be NULL or a live handle.
@@ -128,8 +180,9 @@ pub unsafe extern "C" fn pool_reset(pool: *mut PoolAllocator) -> i64 {
     finish(unsafe { core_of(pool) }.and_then(|pool| pool.reset().map(|()| 0)))
 }
 
-/// Releases the pool's memory; the handle stays valid, with no blocks.
-/// Returns 0, or a negative error code for a bad handle.
+/// Releases the pool's memory and gives every slab back upstream; the
+/// handle stays valid, with no blocks, and keeps its upstream. Returns 0,
+/// or a negative error code for a bad handle.
 ///
 /// # Safety
 /// `pool` must be NULL or a live handle.
@@ -149,4 +202,62 @@ pub unsafe extern "C" fn pool_drop(pool: *mut PoolAllocator) -> i64 {
 pub unsafe extern "C" fn pool_free(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     unsafe { free_family(pool) }
+}
+
+/// From now on, when the pool's own blocks are all in use, blocks come
+/// from slabs obtained from `upstream` (any allocator:
+/// `global_as_allocator()`, another of ours, or the caller's): each slab
+/// is cut into blocks of the pool's block size, aligned as the pool's own.
+/// Slab sizes start at `slab_bytes` (0: the library's choice, 64 KiB; a
+/// slab holds at least one block) and double. Freed blocks of every slab
+/// are reused before a new slab is obtained. `pool_reset` keeps the
+/// largest slab and gives the others back; `pool_drop` and `pool_free`
+/// give every slab back, so `upstream` must outlive the pool. Returns 0,
+/// or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or vtable,
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family, a
+/// negative `slab_bytes`, an unknown vtable version, a vtable without
+/// `alloc` or `free`, the pool itself as its upstream, or while slabs of an
+/// earlier upstream are held. A failure changes nothing.
+///
+/// # Safety
+/// `pool` must be NULL or a live handle; `upstream` a valid allocator.
+#[no_mangle]
+pub unsafe extern "C" fn pool_set_upstream(
+    pool: *mut PoolAllocator,
+    upstream: VaisAllocator,
+    slab_bytes: i64,
+) -> i64 {
+    let set = |core: &mut Pool| {
+        let slab_bytes = count(slab_bytes)?;
+        // SAFETY: forwarded from this function's contract.
+        let source = unsafe { upstream_of(pool, upstream) }?;
+        core.set_upstream(source, slab_bytes).map(|()| 0)
+    };
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(pool) }.and_then(set))
+}
+
+/// Caps the bytes the pool may hold (its own blocks and its slabs) at
+/// `max_bytes`; -1 removes the cap. An allocation that would need a slab
+/// past it fails with `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a value below -1 or below what the
+/// pool holds already, or a bad handle's code.
+///
+/// # Safety
+/// `pool` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn pool_set_limit(pool: *mut PoolAllocator, max_bytes: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(pool) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+}
+
+/// Returns the bytes the pool holds now (its own blocks and every slab
+/// obtained from its upstream), or a negative error code for a bad handle.
+///
+/// # Safety
+/// `pool` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn pool_capacity(pool: *mut PoolAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(pool) }.map(|core| to_i64(core.capacity())))
 }

@@ -490,6 +490,32 @@ impl CPool {
             pool_as_allocator(self.handle)
         })
     }
+
+    /// `pool_set_upstream`. The pool gives its slabs back to `upstream`
+    /// when it is dropped: the upstream's owner must be dropped after it.
+    pub fn set_upstream(&mut self, upstream: CView<'_>, slab_bytes: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`; the view is valid
+        // (the caller keeps its owner alive longer than the pool).
+        done("pool_set_upstream", || unsafe {
+            pool_ffi::pool_set_upstream(self.handle, upstream.allocator, slab_bytes)
+        })
+    }
+
+    /// `pool_set_limit`.
+    pub fn set_limit(&mut self, max_bytes: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        done("pool_set_limit", || unsafe {
+            pool_ffi::pool_set_limit(self.handle, max_bytes)
+        })
+    }
+
+    /// `pool_capacity`.
+    pub fn capacity(&self) -> usize {
+        // SAFETY: `self.handle` is live until `drop`.
+        count("pool_capacity", || unsafe {
+            pool_ffi::pool_capacity(self.handle)
+        })
+    }
 }
 
 impl Drop for CPool {

@@ -181,6 +181,13 @@ extern "C" {
     pub fn pool_reset(pool: *mut PoolAllocator) -> i64;
     pub fn pool_drop(pool: *mut PoolAllocator) -> i64;
     pub fn pool_free(pool: *mut PoolAllocator) -> i64;
+    pub fn pool_set_upstream(
+        pool: *mut PoolAllocator,
+        upstream: VaisAllocator,
+        slab_bytes: i64,
+    ) -> i64;
+    pub fn pool_set_limit(pool: *mut PoolAllocator, max_bytes: i64) -> i64;
+    pub fn pool_capacity(pool: *mut PoolAllocator) -> i64;
 
     // freelist_*
     pub fn freelist_new(capacity: i64) -> *mut FreeListAllocator;

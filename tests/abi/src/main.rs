@@ -122,6 +122,9 @@ tie_functions! {
     pool::pool_reset(_);
     pool::pool_drop(_);
     pool::pool_free(_);
+    pool::pool_set_upstream(_, _, _);
+    pool::pool_set_limit(_, _);
+    pool::pool_capacity(_);
 
     free_list::freelist_new(_);
     free_list::freelist_alloc(_, _);
