@@ -612,12 +612,18 @@ int64_t pool_capacity(struct PoolAllocator *pool);
 // block (32 bytes) or exceeds 2^40 - 16, or `VAIS_ALLOC_E_OUT_OF_MEMORY`.
 struct FreeListAllocator *freelist_new(int64_t capacity);
 
-// Allocates `layout` in O(1) (any power-of-two alignment). `size` in the
-// result is the usable size of the block (at least `layout.size`). Every
-// block carries a 16-byte header and is at least 32 bytes with it; the
-// header's first word is the previous block's last 8 usable bytes while
-// that block is in use, so a block costs its usable size + 8. Returns
-// `{0, 0}` on failure, the allocator unchanged: `VAIS_ALLOC_E_EXHAUSTED`,
+// Allocates `layout` (any power-of-two alignment) in time independent of
+// the number of blocks: from the current region, else from the other
+// regions in turn, else, with an upstream, from a new chunk that becomes
+// the current region. `size` in the result is the usable size of
+// the block (at least `layout.size`). Every block carries a 16-byte
+// header and is at least 32 bytes with it; the header's first word is the
+// previous block's last 8 usable bytes while that block is in use, so a
+// block costs its usable size + 8. Returns
+// `{0, 0}` on failure, the allocator unchanged: `VAIS_ALLOC_E_EXHAUSTED`
+// (no region fits, and there is no upstream, or the limit or the largest
+// region size, 2^40 - 16 bytes, is in the way),
+// `VAIS_ALLOC_E_OUT_OF_MEMORY` (the upstream refused),
 // `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
 //
 // # Safety
@@ -638,7 +644,9 @@ struct Allocation freelist_alloc(struct FreeListAllocator *list, struct Layout l
 // `list` must be NULL or a live handle.
 struct Allocation freelist_realloc(struct FreeListAllocator *list, int64_t ptr, struct Layout layout);
 
-// Frees a block in O(1), merging it with free neighbours; `ptr == 0` is a
+// Frees a block in O(1), merging it with free neighbours (in its own
+// region: a block of another region than the current one is found by
+// address, in time logarithmic in the number of regions); `ptr == 0` is a
 // no-op. Returns 0, or, with the allocator unchanged,
 // `VAIS_ALLOC_E_FOREIGN_POINTER` (not a block this allocator handed out; a
 // second free of a block that has since merged into a neighbour reads as
@@ -648,39 +656,48 @@ struct Allocation freelist_realloc(struct FreeListAllocator *list, int64_t ptr, 
 // `list` must be NULL or a live handle.
 int64_t freelist_dealloc(struct FreeListAllocator *list, int64_t ptr);
 
-// Returns the bytes of blocks in use, headers included, or a negative
-// error code for a bad handle.
+// Returns the bytes of blocks in use, headers included, in every region,
+// or a negative error code for a bad handle.
 //
 // # Safety
 // `list` must be NULL or a live handle.
 int64_t freelist_total_allocated(struct FreeListAllocator *list);
 
-// Returns `capacity - freelist_total_allocated`, or a negative error code
-// for a bad handle.
+// Returns `freelist_capacity - freelist_total_allocated`: the free bytes
+// of every region, what can be served without asking the upstream
+// (headers of the blocks still to come out of it); or a negative error
+// code for a bad handle.
 //
 // # Safety
 // `list` must be NULL or a live handle.
 int64_t freelist_remaining(struct FreeListAllocator *list);
 
 // Returns the largest `size` for which `freelist_alloc(list, {size, 8})`
-// would succeed now (0 when none would), or a negative error code for a
-// bad handle. Compare it with `freelist_remaining` to see fragmentation.
+// would succeed now without asking the upstream (0 when none would): the
+// largest over the regions, as no block spans two. Or a negative error
+// code for a bad handle. Compare it with `freelist_remaining` to see
+// fragmentation.
 //
 // # Safety
 // `list` must be NULL or a live handle.
 int64_t freelist_largest_free_block(struct FreeListAllocator *list);
 
-// Frees every block at once, in O(1): the heap is one free block again,
-// and every pointer handed out before is refused from now on (the
-// headers' key changes). Returns 0, or a negative error code for a bad
-// handle.
+// Frees every block at once: every region is one free block again, and
+// every pointer handed out before is refused from now on (the headers'
+// keys change). Chunks obtained from the upstream go back to it except
+// the largest, which is kept for reuse; the buffer and the regions of
+// `freelist_add_region` stay. O(1) per region. Returns 0, or a negative
+// error code for a bad handle.
 //
 // # Safety
 // `list` must be NULL or a live handle.
 int64_t freelist_reset(struct FreeListAllocator *list);
 
-// Releases the buffer; the handle stays valid, empty, capacity 0. Returns
-// 0, or a negative error code for a bad handle.
+// Releases the buffer, gives every chunk back to the upstream and forgets
+// the regions of `freelist_add_region` (the caller's memory, never
+// freed); the handle stays valid, empty, capacity 0, and keeps its
+// upstream and limit. Returns 0, or a negative error code for a bad
+// handle.
 //
 // # Safety
 // `list` must be NULL or a live handle.
@@ -693,6 +710,74 @@ int64_t freelist_drop(struct FreeListAllocator *list);
 // # Safety
 // `list` must be NULL or a live handle; it is dead afterwards.
 int64_t freelist_free(struct FreeListAllocator *list);
+
+// From now on a request that no region can serve is served from a new
+// region over a chunk obtained from `upstream` (any allocator:
+// `global_as_allocator()`, another of ours, or the caller's): chunk sizes
+// start at `chunk_size` (0: the library's choice, 64 KiB) and double up
+// to 1 GiB (or stay at a larger `chunk_size`), and a larger request gets
+// a chunk that fits it. No block spans two regions. `freelist_reset`
+// keeps the largest chunk and gives the others back; `freelist_drop` and
+// `freelist_free` give every chunk back, so `upstream` must outlive the
+// list. The view of `freelist_as_allocator` has `VAIS_ALLOC_CAP_GROWS`
+// from now on. Returns
+// 0, or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or vtable,
+// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family, a
+// negative `chunk_size` or one above 2^40 - 16, an unknown vtable
+// version, a vtable without `alloc` or `free`, the list itself as its
+// upstream, or while chunks of an earlier upstream are held;
+// `VAIS_ALLOC_E_OUT_OF_MEMORY` when the few bytes of bookkeeping cannot
+// be had. A failure changes nothing.
+//
+// # Safety
+// `list` must be NULL or a live handle; `upstream` a valid allocator.
+int64_t freelist_set_upstream(struct FreeListAllocator *list, struct VaisAllocator upstream, int64_t chunk_size);
+
+// Makes caller memory `[buffer, buffer + capacity)` a region of the list,
+// at any address alignment (blocks start at its first 16-aligned address;
+// 8 bytes at its end stay unused). The library zero-fills it, allocates
+// from it, and never frees it: it must stay valid until `freelist_drop`
+// or `freelist_free`, which forget it. It becomes the current region (the
+// first one allocations try) if it is larger than what the current region
+// has free. It does not count against `freelist_set_limit`. Returns 0,
+// or, with nothing changed: `VAIS_ALLOC_E_INVALID_ARGUMENT` for a NULL
+// `buffer`, a negative `capacity`, one that cannot hold a minimum block
+// (32 bytes, after the alignment and the 8 bytes at the end) or above
+// 2^40 - 16, a range that wraps or overlaps a region the list holds (its
+// buffer, a chunk, an earlier region), or a handle of another family;
+// `VAIS_ALLOC_E_NULL_HANDLE`; `VAIS_ALLOC_E_OUT_OF_MEMORY` when the few
+// bytes of bookkeeping cannot be had.
+//
+// # Safety
+// `list` must be NULL or a live handle; the range must be valid for reads
+// and writes and used by nothing else while the list holds it.
+int64_t freelist_add_region(struct FreeListAllocator *list, int64_t buffer, int64_t capacity);
+
+// Caps the bytes the list may hold at `max_bytes`: the capacity given to
+// `freelist_new` plus every chunk obtained from the upstream (the regions
+// of `freelist_add_region` are the caller's and do not count); -1 removes
+// the cap. A request that would need a chunk past it fails with
+// `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or
+// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a value below -1 or below what the
+// list holds already, `VAIS_ALLOC_E_OUT_OF_MEMORY` when the few bytes of
+// bookkeeping cannot be had, or a bad handle's code. A failure changes
+// nothing.
+//
+// # Safety
+// `list` must be NULL or a live handle.
+int64_t freelist_set_limit(struct FreeListAllocator *list, int64_t max_bytes);
+
+// Returns the bytes the list's regions span, `freelist_remaining +
+// freelist_total_allocated`: the capacity given to `freelist_new` (0 after
+// `freelist_drop`), plus, for each chunk and each region of
+// `freelist_add_region`, its size less what no block can cover: the
+// bytes before its first 16-aligned address, 8 bytes at its end, and the
+// rest rounded down to a multiple of 16 (16 bytes for a chunk, 8 to 38
+// for a caller region). Or a negative error code for a bad handle.
+//
+// # Safety
+// `list` must be NULL or a live handle.
+int64_t freelist_capacity(struct FreeListAllocator *list);
 
 // Creates a stack owning a `capacity`-byte buffer (16-byte aligned).
 // Capacity 0 is valid (every push is then `VAIS_ALLOC_E_EXHAUSTED`).

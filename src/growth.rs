@@ -205,8 +205,21 @@ impl Chunks {
             size,
         };
         self.held.push(chunk);
-        self.next_size = (self.next_size.saturating_mul(2)).clamp(self.next_size, MAX_CHUNK);
+        // Doubling up to MAX_CHUNK, never shrinking (a first size above
+        // MAX_CHUNK stays: `clamp` would panic with its bounds reversed).
+        self.next_size = self
+            .next_size
+            .saturating_mul(2)
+            .min(MAX_CHUNK)
+            .max(self.next_size);
         Ok(chunk)
+    }
+
+    /// Gives back the chunk obtained last (one the arena cannot use).
+    pub fn give_back_last(&mut self) {
+        if let Some(chunk) = self.held.pop() {
+            self.give_back(chunk);
+        }
     }
 
     /// Gives back every chunk held after the first `keep`, keeping one of

@@ -1,6 +1,7 @@
 //! `freelist_*`: the general-purpose free-list allocator.
 
-use super::types::{count, pointer, to_i64, Allocation, Layout};
+use super::allocator::{upstream_of, VaisAllocator};
+use super::types::{count, limit, pointer, to_i64, Allocation, Layout};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::allocator::Allocator;
 use crate::free_list::FreeList;
@@ -16,6 +17,9 @@ impl Family for FreeListAllocator {
     fn drop_buffer(core: &mut FreeList) {
         core.drop_buffer();
     }
+    fn grows(core: &FreeList) -> bool {
+        core.grows()
+    }
 }
 
 /// Creates a free-list allocator over a `capacity`-byte buffer (16-byte
@@ -27,12 +31,18 @@ pub extern "C" fn freelist_new(capacity: i64) -> *mut FreeListAllocator {
     finish(count(capacity).and_then(FreeList::new).and_then(new_handle))
 }
 
-/// Allocates `layout` in O(1) (any power-of-two alignment). `size` in the
-/// result is the usable size of the block (at least `layout.size`). Every
-/// block carries a 16-byte header and is at least 32 bytes with it; the
-/// header's first word is the previous block's last 8 usable bytes while
-/// that block is in use, so a block costs its usable size + 8. Returns
-/// `{0, 0}` on failure, the allocator unchanged: `VAIS_ALLOC_E_EXHAUSTED`,
+/// Allocates `layout` (any power-of-two alignment) in time independent of
+/// the number of blocks: from the current region, else from the other
+/// regions in turn, else, with an upstream, from a new chunk that becomes
+/// the current region. `size` in the result is the usable size of
+/// the block (at least `layout.size`). Every block carries a 16-byte
+/// header and is at least 32 bytes with it; the header's first word is the
+/// previous block's last 8 usable bytes while that block is in use, so a
+/// block costs its usable size + 8. Returns
+/// `{0, 0}` on failure, the allocator unchanged: `VAIS_ALLOC_E_EXHAUSTED`
+/// (no region fits, and there is no upstream, or the limit or the largest
+/// region size, 2^40 - 16 bytes, is in the way),
+/// `VAIS_ALLOC_E_OUT_OF_MEMORY` (the upstream refused),
 /// `VAIS_ALLOC_E_INVALID_LAYOUT`, or a bad handle.
 ///
 /// # Safety
@@ -43,7 +53,30 @@ pub unsafe extern "C" fn freelist_alloc(
     layout: Layout,
 ) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(|list| Ok(list.alloc(layout.check()?)?.into())))
+    if let Ok(core) = unsafe { core_of(list) } {
+        if let Ok(checked) = layout.check() {
+            if let Some(block) = core.alloc_then(checked, Some, |_, _, _| None) {
+                return block.into();
+            }
+        }
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { freelist_alloc_slow(list, layout) }
+}
+
+/// `freelist_alloc` beyond its fast path: a bad handle or layout, a
+/// request the current region cannot serve (the other regions, or a new
+/// chunk), or one that fails. Out of line, and given the arguments as they
+/// came, so that the fast path keeps nothing for it.
+///
+/// # Safety
+/// As for `freelist_alloc`.
+#[cold]
+#[inline(never)]
+unsafe fn freelist_alloc_slow(list: *mut FreeListAllocator, layout: Layout) -> Allocation {
+    let alloc = |core: &mut FreeList| Ok(core.alloc(layout.check()?)?.into());
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.and_then(alloc))
 }
 
 /// Resizes the block at `ptr` to `layout`, keeping the first
@@ -77,7 +110,9 @@ pub unsafe extern "C" fn freelist_realloc(
     finish(unsafe { core_of(list) }.and_then(realloc))
 }
 
-/// Frees a block in O(1), merging it with free neighbours; `ptr == 0` is a
+/// Frees a block in O(1), merging it with free neighbours (in its own
+/// region: a block of another region than the current one is found by
+/// address, in time logarithmic in the number of regions); `ptr == 0` is a
 /// no-op. Returns 0, or, with the allocator unchanged,
 /// `VAIS_ALLOC_E_FOREIGN_POINTER` (not a block this allocator handed out; a
 /// second free of a block that has since merged into a neighbour reads as
@@ -95,8 +130,8 @@ pub unsafe extern "C" fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64
     )
 }
 
-/// Returns the bytes of blocks in use, headers included, or a negative
-/// error code for a bad handle.
+/// Returns the bytes of blocks in use, headers included, in every region,
+/// or a negative error code for a bad handle.
 ///
 /// # Safety
 /// `list` must be NULL or a live handle.
@@ -106,8 +141,10 @@ pub unsafe extern "C" fn freelist_total_allocated(list: *mut FreeListAllocator) 
     finish(unsafe { core_of(list) }.map(|list| to_i64(list.total_allocated())))
 }
 
-/// Returns `capacity - freelist_total_allocated`, or a negative error code
-/// for a bad handle.
+/// Returns `freelist_capacity - freelist_total_allocated`: the free bytes
+/// of every region, what can be served without asking the upstream
+/// (headers of the blocks still to come out of it); or a negative error
+/// code for a bad handle.
 ///
 /// # Safety
 /// `list` must be NULL or a live handle.
@@ -118,8 +155,10 @@ pub unsafe extern "C" fn freelist_remaining(list: *mut FreeListAllocator) -> i64
 }
 
 /// Returns the largest `size` for which `freelist_alloc(list, {size, 8})`
-/// would succeed now (0 when none would), or a negative error code for a
-/// bad handle. Compare it with `freelist_remaining` to see fragmentation.
+/// would succeed now without asking the upstream (0 when none would): the
+/// largest over the regions, as no block spans two. Or a negative error
+/// code for a bad handle. Compare it with `freelist_remaining` to see
+/// fragmentation.
 ///
 /// # Safety
 /// `list` must be NULL or a live handle.
@@ -129,10 +168,12 @@ pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocato
     finish(unsafe { core_of(list) }.map(|list| to_i64(list.largest_free_block())))
 }
 
-/// Frees every block at once, in O(1): the heap is one free block again,
-/// and every pointer handed out before is refused from now on (the
-/// headers' key changes). Returns 0, or a negative error code for a bad
-/// handle.
+/// Frees every block at once: every region is one free block again, and
+/// every pointer handed out before is refused from now on (the headers'
+/// keys change). Chunks obtained from the upstream go back to it except
+/// the largest, which is kept for reuse; the buffer and the regions of
+/// `freelist_add_region` stay. O(1) per region. Returns 0, or a negative
+/// error code for a bad handle.
 ///
 /// # Safety
 /// `list` must be NULL or a live handle.
@@ -142,8 +183,11 @@ pub unsafe extern "C" fn freelist_reset(list: *mut FreeListAllocator) -> i64 {
     finish(unsafe { core_of(list) }.and_then(|list| list.reset().map(|()| 0)))
 }
 
-/// Releases the buffer; the handle stays valid, empty, capacity 0. Returns
-/// 0, or a negative error code for a bad handle.
+/// Releases the buffer, gives every chunk back to the upstream and forgets
+/// the regions of `freelist_add_region` (the caller's memory, never
+/// freed); the handle stays valid, empty, capacity 0, and keeps its
+/// upstream and limit. Returns 0, or a negative error code for a bad
+/// handle.
 ///
 /// # Safety
 /// `list` must be NULL or a live handle.
@@ -163,4 +207,107 @@ pub unsafe extern "C" fn freelist_drop(list: *mut FreeListAllocator) -> i64 {
 pub unsafe extern "C" fn freelist_free(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     unsafe { free_family(list) }
+}
+
+/// From now on a request that no region can serve is served from a new
+/// region over a chunk obtained from `upstream` (any allocator:
+/// `global_as_allocator()`, another of ours, or the caller's): chunk sizes
+/// start at `chunk_size` (0: the library's choice, 64 KiB) and double up
+/// to 1 GiB (or stay at a larger `chunk_size`), and a larger request gets
+/// a chunk that fits it. No block spans two regions. `freelist_reset`
+/// keeps the largest chunk and gives the others back; `freelist_drop` and
+/// `freelist_free` give every chunk back, so `upstream` must outlive the
+/// list. The view of `freelist_as_allocator` has `VAIS_ALLOC_CAP_GROWS`
+/// from now on. Returns
+/// 0, or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or vtable,
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family, a
+/// negative `chunk_size` or one above 2^40 - 16, an unknown vtable
+/// version, a vtable without `alloc` or `free`, the list itself as its
+/// upstream, or while chunks of an earlier upstream are held;
+/// `VAIS_ALLOC_E_OUT_OF_MEMORY` when the few bytes of bookkeeping cannot
+/// be had. A failure changes nothing.
+///
+/// # Safety
+/// `list` must be NULL or a live handle; `upstream` a valid allocator.
+#[no_mangle]
+pub unsafe extern "C" fn freelist_set_upstream(
+    list: *mut FreeListAllocator,
+    upstream: VaisAllocator,
+    chunk_size: i64,
+) -> i64 {
+    let set = |core: &mut FreeList| {
+        let chunk_size = count(chunk_size)?;
+        // SAFETY: forwarded from this function's contract.
+        let source = unsafe { upstream_of(list, upstream) }?;
+        core.set_upstream(source, chunk_size).map(|()| 0)
+    };
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.and_then(set))
+}
+
+/// Makes caller memory `[buffer, buffer + capacity)` a region of the list,
+/// at any address alignment (blocks start at its first 16-aligned address;
+/// 8 bytes at its end stay unused). The library zero-fills it, allocates
+/// from it, and never frees it: it must stay valid until `freelist_drop`
+/// or `freelist_free`, which forget it. It becomes the current region (the
+/// first one allocations try) if it is larger than what the current region
+/// has free. It does not count against `freelist_set_limit`. Returns 0,
+/// or, with nothing changed: `VAIS_ALLOC_E_INVALID_ARGUMENT` for a NULL
+/// `buffer`, a negative `capacity`, one that cannot hold a minimum block
+/// (32 bytes, after the alignment and the 8 bytes at the end) or above
+/// 2^40 - 16, a range that wraps or overlaps a region the list holds (its
+/// buffer, a chunk, an earlier region), or a handle of another family;
+/// `VAIS_ALLOC_E_NULL_HANDLE`; `VAIS_ALLOC_E_OUT_OF_MEMORY` when the few
+/// bytes of bookkeeping cannot be had.
+///
+/// # Safety
+/// `list` must be NULL or a live handle; the range must be valid for reads
+/// and writes and used by nothing else while the list holds it.
+#[no_mangle]
+pub unsafe extern "C" fn freelist_add_region(
+    list: *mut FreeListAllocator,
+    buffer: i64,
+    capacity: i64,
+) -> i64 {
+    let add = |core: &mut FreeList| {
+        let (buffer, capacity) = (count(buffer)?, count(capacity)?);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { core.add_region(buffer, capacity) }.map(|()| 0)
+    };
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.and_then(add))
+}
+
+/// Caps the bytes the list may hold at `max_bytes`: the capacity given to
+/// `freelist_new` plus every chunk obtained from the upstream (the regions
+/// of `freelist_add_region` are the caller's and do not count); -1 removes
+/// the cap. A request that would need a chunk past it fails with
+/// `VAIS_ALLOC_E_EXHAUSTED`. Returns 0, or
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT` for a value below -1 or below what the
+/// list holds already, `VAIS_ALLOC_E_OUT_OF_MEMORY` when the few bytes of
+/// bookkeeping cannot be had, or a bad handle's code. A failure changes
+/// nothing.
+///
+/// # Safety
+/// `list` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn freelist_set_limit(list: *mut FreeListAllocator, max_bytes: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+}
+
+/// Returns the bytes the list's regions span, `freelist_remaining +
+/// freelist_total_allocated`: the capacity given to `freelist_new` (0 after
+/// `freelist_drop`), plus, for each chunk and each region of
+/// `freelist_add_region`, its size less what no block can cover: the
+/// bytes before its first 16-aligned address, 8 bytes at its end, and the
+/// rest rounded down to a multiple of 16 (16 bytes for a chunk, 8 to 38
+/// for a caller region). Or a negative error code for a bad handle.
+///
+/// # Safety
+/// `list` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn freelist_capacity(list: *mut FreeListAllocator) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.map(|core| to_i64(core.capacity())))
 }

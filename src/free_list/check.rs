@@ -1,17 +1,25 @@
-//! [`FreeList::check_consistency`]: a walk of the whole heap and of every
-//! list that verifies the invariants listed in the module documentation,
-//! without trusting the headers and links it checks.
+//! [`FreeList::check_consistency`]: a walk of every region's heap and of
+//! every list that verifies the invariants listed in the module
+//! documentation, without trusting the headers and links it checks, and of
+//! the regions' own bookkeeping.
 
 use super::class::{class_of, FL_COUNT, FL_SLOTS, SL_COUNT};
 use super::header::{State, FREE, PREV_FREE, SIZE_MASK};
+use super::regions::{Origin, Regions};
 use super::seglists::{Link, NONE};
 use super::{FreeList, GRANULE, MIN_BLOCK};
 
 impl FreeList {
-    /// Verifies every invariant listed in the module documentation;
-    /// `Err` names the first one broken. Walks the whole heap: for tests
-    /// and debugging, not for hot paths.
+    /// Verifies every invariant listed in the module documentation, in
+    /// every region; `Err` names the first one broken. Walks every heap:
+    /// for tests and debugging, not for hot paths.
     pub fn check_consistency(&self) -> Result<(), String> {
+        self.check_heap()?;
+        self.check_regions()
+    }
+
+    /// Invariants 1 to 5 of this region's heap.
+    pub(super) fn check_heap(&self) -> Result<(), String> {
         let mut offset = 0;
         let mut prev_size = 0;
         let mut prev_free = false;
@@ -135,5 +143,63 @@ impl FreeList {
             Some(at) => self.buffer.read_word(at),
             None => NONE,
         }
+    }
+}
+
+impl Regions {
+    /// Invariant 6, and every other region's heap.
+    pub(super) fn check(&self, current: &FreeList) -> Result<(), String> {
+        let (current_start, current_end) = (current.buffer.start(), current.buffer.end());
+        let mut own = usize::from(self.current == Origin::Own && current.buffer.capacity() > 0);
+        let mut chunk_starts = Vec::new();
+        if self.current == Origin::Chunk {
+            chunk_starts.push(current_start);
+        }
+        for (at, region) in self.others.iter().enumerate() {
+            let heap = &region.heap;
+            let name = format!("region {at} at {:#x}", region.start);
+            if heap.regions.is_some() {
+                return Err(format!("{name} has regions of its own"));
+            }
+            if (region.start, region.end) != (heap.buffer.start(), heap.buffer.end())
+                || region.start >= region.end
+            {
+                return Err(format!("{name}: range disagrees with its heap"));
+            }
+            if at > 0 && self.others[at - 1].end > region.start {
+                return Err(format!("{name}: not sorted, or overlaps its predecessor"));
+            }
+            if current.buffer.capacity() > 0
+                && region.start < current_end
+                && current_start < region.end
+            {
+                return Err(format!("{name} overlaps the current region"));
+            }
+            heap.check_heap()
+                .map_err(|error| format!("{name}: {error}"))?;
+            match region.origin {
+                Origin::Own => own += 1,
+                Origin::Chunk => chunk_starts.push(region.start),
+                Origin::Caller => {}
+            }
+        }
+        if own > 1 {
+            return Err(format!("{own} regions over the own buffer"));
+        }
+        let held = self.chunks.held();
+        let every_chunk_once = held.iter().all(|chunk| {
+            let inside = chunk_starts
+                .iter()
+                .filter(|&&s| chunk.start <= s && s < chunk.end());
+            inside.count() == 1
+        });
+        if chunk_starts.len() != held.len() || !every_chunk_once {
+            return Err(format!(
+                "{} chunk regions for {} chunks held",
+                chunk_starts.len(),
+                held.len()
+            ));
+        }
+        Ok(())
     }
 }

@@ -274,6 +274,13 @@ impl FreeList {
             && size <= self.heap_len - offset
     }
 
+    /// The offset in this region of the block whose payload would start at
+    /// `address` (wrapping: an address below the heap gives a huge one).
+    #[inline(always)]
+    pub(super) fn offset_of(&self, address: usize) -> usize {
+        address.wrapping_sub(self.buffer.start() + HEADER_SIZE)
+    }
+
     /// The offset, size and header (word 1) of the in-use block whose
     /// payload starts at `address`, and the size of its predecessor if that
     /// is free (else 0), after checking everything a free relies on: the
@@ -285,7 +292,7 @@ impl FreeList {
     /// is the predecessor, and its header is not free.)
     #[inline(always)]
     pub(super) fn validate(&self, address: usize) -> Result<Valid, Error> {
-        let offset = address.wrapping_sub(self.buffer.start() + HEADER_SIZE);
+        let offset = self.offset_of(address);
         if offset % GRANULE != 0 || offset >= self.heap_len {
             return Err(Error::ForeignPointer);
         }

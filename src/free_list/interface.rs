@@ -1,17 +1,55 @@
-//! The free list through the [`Allocator`] interface: in-place resizing
-//! (grow into a free successor, shrink by splitting off a free block) and
-//! an O(1) reset.
+//! Resizing, and the free list through the [`Allocator`] interface:
+//! `realloc_block` (in place when it can, else moved to any region),
+//! in-place resizing (grow into a free successor, shrink by splitting off
+//! a free block, always in the block's own region) and a reset in
+//! O(regions).
 
 use super::class::{block_size_for, class_of};
-use super::header::{State, Successor, Valid};
+use super::header::{State, Successor};
 use super::{usable, FreeList};
 use crate::allocator::{Allocator, Block, Caps};
-use crate::buffer::Buffer;
 use crate::error::Error;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
 impl FreeList {
+    /// Resizes the block at `ptr` to `layout`, keeping the first
+    /// `min(old usable size, layout.size())` bytes. In place when the block
+    /// is aligned for `layout` and it, with a free successor, is big enough
+    /// (a shrink gives its tail back); otherwise allocate (in any region,
+    /// or a new chunk), copy, free. On any error nothing changes.
+    pub fn realloc_block(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<Block, Error> {
+        let address = ptr.as_ptr() as usize;
+        let (at, valid) = self.locate(address)?;
+        let needed = block_size_for(layout.size()).ok_or(Error::Exhausted)?;
+        if address & (layout.align() - 1) == 0 {
+            let heap = self.heap_at(at).ok_or(Error::ForeignPointer)?;
+            // SAFETY: `locate` checked the block, in this region.
+            let resized =
+                unsafe { heap.in_place(valid.offset, valid.size, valid.prev_size, needed) };
+            if let Some(block) = resized {
+                return Ok(block);
+            }
+        }
+        let moved = self.alloc(layout)?;
+        let keep = usable(valid.size).min(layout.size());
+        // SAFETY: the old block's usable bytes lie in its region's memory
+        // (`locate` checked its size against that heap, and allocation
+        // never drops a region), the new block's `layout.size() >= keep`
+        // bytes in its region's; both are valid for reads and writes, and
+        // `copy` allows any overlap.
+        unsafe { core::ptr::copy(address as *const u8, moved.addr() as *mut u8, keep) };
+        if let Err(error) = self.dealloc(ptr) {
+            // Only a caller's scribble on freed memory gets here: list
+            // updates of the allocation, through a corrupted link, wrote
+            // over the old block's header. Undo the move rather than report
+            // an error with the new block still taken.
+            let _undone = self.dealloc(moved.ptr);
+            return Err(error);
+        }
+        Ok(moved)
+    }
+
     /// The in-use block at `offset` of `size` bytes (validated, its
     /// predecessor free as `prev_size > 0` says) made `needed` bytes (a
     /// block size) without moving it: it grows into a free successor, and
@@ -51,19 +89,6 @@ impl FreeList {
             ))
         }
     }
-
-    /// The block at `ptr`, validated as a free would be.
-    fn valid(&self, ptr: NonNull<u8>) -> Result<Valid, Error> {
-        self.validate(ptr.as_ptr() as usize)
-    }
-
-    /// Frees every block at once, in O(1): one free block over the heap
-    /// again, under fresh keys, so that every header written before (and
-    /// so every pointer handed out before) is refused.
-    pub fn clear(&mut self) {
-        let buffer = core::mem::replace(&mut self.buffer, Buffer::empty());
-        *self = FreeList::over(buffer, self.capacity);
-    }
 }
 
 impl Allocator for FreeList {
@@ -84,28 +109,25 @@ impl Allocator for FreeList {
         _: Layout,
         new_size: usize,
     ) -> Result<usize, Error> {
-        let Valid {
-            offset,
-            size,
-            prev_size,
-            ..
-        } = self.valid(ptr)?;
+        let (at, valid) = self.locate(ptr.as_ptr() as usize)?;
         let needed = block_size_for(new_size).ok_or(Error::Exhausted)?;
-        // SAFETY: `valid` checked the block.
-        unsafe { self.in_place(offset, size, prev_size, needed) }
+        let heap = self.heap_at(at).ok_or(Error::ForeignPointer)?;
+        // SAFETY: `locate` checked the block, in this region.
+        unsafe { heap.in_place(valid.offset, valid.size, valid.prev_size, needed) }
             .map(|block| block.size)
             .ok_or(Error::Exhausted)
     }
 
     unsafe fn readable(&self, ptr: NonNull<u8>, old: Layout) -> Result<usize, Error> {
-        let Valid { size, .. } = self.valid(ptr)?;
-        Ok(usable(size).min(old.size()))
+        let (_, valid) = self.locate(ptr.as_ptr() as usize)?;
+        Ok(usable(valid.size).min(old.size()))
     }
 
     unsafe fn realloc(&mut self, ptr: NonNull<u8>, _: Layout, new: Layout) -> Result<Block, Error> {
         self.realloc_block(ptr, new)
     }
 
+    #[inline]
     unsafe fn free(&mut self, ptr: NonNull<u8>, _: Layout) -> Result<(), Error> {
         self.dealloc(ptr)
     }

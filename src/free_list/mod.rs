@@ -87,21 +87,38 @@
 //! access heap words without further bounds checks (each `unsafe` block
 //! says why its word is in the heap).
 //!
+//! # Regions
+//!
+//! A free list grows by regions (see `regions.rs`): chunks from an
+//! upstream ([`FreeList::set_upstream`]) and caller memory
+//! ([`FreeList::add_region`]). Each region is a heap of its own, as
+//! described above, over its own memory and under its own keys: no block
+//! spans two regions and no merge crosses from one to another. The
+//! current region is the `FreeList` itself (at first over its own
+//! buffer), so the fast paths of `alloc` and `dealloc` are those of a
+//! single heap; only when the current region cannot serve a request, or a
+//! pointer is not in it, does a cold path look at the other regions.
+//!
 //! # Invariants (checked by [`FreeList::check_consistency`])
 //!
-//! 1. Blocks tile `[0, heap_len)`; every header has the right magic, a size
-//!    that is a multiple of 16 and at least [`MIN_BLOCK`].
+//! 1. Blocks tile `[0, heap_len)` of every region; every header has the
+//!    right magic, a size that is a multiple of 16 and at least
+//!    [`MIN_BLOCK`].
 //! 2. `PREV_FREE` is set exactly in the blocks whose predecessor is free,
 //!    and their word 0 is the predecessor's size.
 //! 3. No two free blocks are adjacent.
 //! 4. Every free block is in exactly the list of its class, the list links
 //!    are symmetric, and a class's bit is set iff its list is non-empty.
 //! 5. `allocated` is the sum of the sizes of the blocks in use.
+//! 6. The other regions are sorted by address, disjoint from each other
+//!    and from the current one, and every chunk held is the memory of
+//!    exactly one region.
 
 mod check;
 mod class;
 mod header;
 mod interface;
+mod regions;
 // Not named `index`: rustc hands inlinable functions to LLVM sorted by
 // symbol name, and the code LLVM makes of the hot paths depends on that
 // order. These list operations must come after `FreeList`'s own methods
@@ -114,6 +131,8 @@ mod seglists;
 mod tests;
 #[cfg(test)]
 mod tests_integrity;
+#[cfg(test)]
+mod tests_regions;
 
 use crate::allocator::{nonnull, Block};
 use crate::buffer::Buffer;
@@ -123,6 +142,7 @@ use class::{block_size_for, class_at_least, class_of, usable, FL_SLOTS, SL_COUNT
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use header::{State, Successor, Valid, FREE, MAGIC_INDEX_MASK, MAGIC_SHIFT, PREV_FREE, SIZE_MASK};
+use regions::Regions;
 use seglists::NONE;
 
 /// Bytes of the header before every block's payload.
@@ -152,7 +172,12 @@ struct Found {
     header: u64,
 }
 
-/// A general-purpose allocator over an owned buffer.
+/// A general-purpose allocator over an owned buffer, growing by regions
+/// (from an upstream, or caller memory) if it is given any.
+///
+/// The fields but `regions` are the heap of the current region: the one
+/// the fast paths use. Every other region is a `FreeList` of its own
+/// (without regions) inside `regions`.
 #[derive(Debug)]
 pub struct FreeList {
     buffer: Buffer,
@@ -181,6 +206,9 @@ pub struct FreeList {
     first_map: u64,
     second_maps: [u16; FL_SLOTS],
     heads: [[u64; SL_COUNT]; FL_SLOTS],
+    /// The other regions, the upstream and the limit; `None` until one of
+    /// them is set (always `None` in the other regions themselves).
+    regions: Option<Box<Regions>>,
 }
 
 impl FreeList {
@@ -221,6 +249,7 @@ impl FreeList {
             first_map: 0,
             second_maps: [0; FL_SLOTS],
             heads: [[NONE; SL_COUNT]; FL_SLOTS],
+            regions: None,
         };
         list.state_flip = list.magic_base ^ list.magic_base_free ^ FREE;
         if heap_len >= MIN_BLOCK {
@@ -318,18 +347,41 @@ impl FreeList {
     }
 
     /// Allocates `layout`; `Allocation.size` is the usable size of the block.
+    /// From the current region; when it has no fitting block, from the
+    /// other regions or a new chunk (`alloc_elsewhere`, out of line).
     #[inline(always)]
     pub fn alloc(&mut self, layout: Layout) -> Result<Block, Error> {
-        let needed = block_size_for(layout.size()).ok_or(Error::Exhausted)?;
-        let Found {
+        self.alloc_then(layout, Ok, FreeList::alloc_elsewhere)
+    }
+
+    /// [`FreeList::alloc`] with each outcome handed to a continuation:
+    /// `found` gets the block the current region hands out; when it has
+    /// none, `missed` gets the list, the block size needed (`usize::MAX`
+    /// when no block could serve the request) and the alignment, which the
+    /// search holds anyway (keeping the layout for it would cost the fast
+    /// path registers). `freelist_alloc` returns `found`'s result at once
+    /// and leaves a miss to a function of its own: its fast path is then
+    /// the single heap's, instruction for instruction.
+    #[inline(always)]
+    pub(crate) fn alloc_then<R>(
+        &mut self,
+        layout: Layout,
+        found: impl FnOnce(Block) -> R,
+        missed: impl FnOnce(&mut FreeList, usize, usize) -> R,
+    ) -> R {
+        let Some(needed) = block_size_for(layout.size()) else {
+            return missed(self, usize::MAX, layout.align());
+        };
+        let Some(Found {
             offset,
             size,
             gap,
             class,
             header,
-        } = self
-            .find_block(needed, layout.align())
-            .ok_or(Error::Exhausted)?;
+        }) = self.find_block(needed, layout.align())
+        else {
+            return missed(self, needed, layout.align());
+        };
         // SAFETY: `find_block` checked the block: a multiple of 16 with
         // `offset + size <= heap_len`, `size >= MIN_BLOCK`, and
         // `gap + needed <= size` where `gap` is 0 or a multiple of 16 of at
@@ -348,7 +400,7 @@ impl FreeList {
             };
             // The block was free, so its successor's PREV_FREE is set.
             let free_header = if gap == 0 { Some(header) } else { None };
-            Ok(self.occupy(
+            found(self.occupy(
                 offset + gap,
                 size - gap,
                 needed,
@@ -412,52 +464,23 @@ impl FreeList {
         }
     }
 
-    /// Resizes the block at `ptr` to `layout`, keeping the first
-    /// `min(old usable size, layout.size())` bytes. In place when the block
-    /// is aligned for `layout` and it, with a free successor, is big enough
-    /// (a shrink gives its tail back); otherwise allocate, copy, free. On
-    /// any error nothing changes.
-    pub fn realloc_block(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<Block, Error> {
-        let address = ptr.as_ptr() as usize;
-        let Valid {
-            offset,
-            size,
-            prev_size,
-            ..
-        } = self.validate(address)?;
-        let needed = block_size_for(layout.size()).ok_or(Error::Exhausted)?;
-        if address & (layout.align() - 1) == 0 {
-            // SAFETY: `validate` checked the block.
-            if let Some(block) = unsafe { self.in_place(offset, size, prev_size, needed) } {
-                return Ok(block);
-            }
-        }
-        let moved = self.alloc(layout)?;
-        let keep = usable(size).min(layout.size());
-        // Both blocks were validated (the old) or just carved (the new)
-        // inside the heap.
-        self.buffer.copy(address, moved.addr(), keep)?;
-        if let Err(error) = self.dealloc(ptr) {
-            // Only a caller's scribble on freed memory gets here: list
-            // updates of the allocation, through a corrupted link, wrote
-            // over the old block's header. Undo the move rather than report
-            // an error with the new block still taken.
-            let _undone = self.dealloc(moved.ptr);
-            return Err(error);
-        }
-        Ok(moved)
-    }
-
-    /// Frees the block at `address`, merging it with free neighbours. 0 is
-    /// a no-op; anything else not handed out here is refused unchanged.
+    /// Frees the block at `ptr`, merging it with free neighbours; anything
+    /// not handed out here is refused unchanged. A pointer the current
+    /// region refuses is looked for in the other regions
+    /// (`dealloc_elsewhere`, out of line; it gets the offset `validate`
+    /// computed, which the fast path keeps anyway, rather than `ptr`).
     #[inline(always)]
     pub fn dealloc(&mut self, ptr: NonNull<u8>) -> Result<(), Error> {
+        let address = ptr.as_ptr() as usize;
         let Valid {
             mut offset,
             mut size,
             header,
             prev_size,
-        } = self.validate(ptr.as_ptr() as usize)?;
+        } = match self.validate(address) {
+            Ok(valid) => valid,
+            Err(error) => return self.dealloc_elsewhere(self.offset_of(address), error),
+        };
         // Exact for every genuine block; saturating, so that not even a
         // forged header can make it panic.
         self.allocated = self.allocated.saturating_sub(size);
@@ -494,33 +517,5 @@ impl FreeList {
             }
         }
         Ok(())
-    }
-
-    /// Bytes of blocks in use, headers included.
-    pub fn total_allocated(&self) -> usize {
-        self.allocated
-    }
-
-    /// `capacity - total_allocated`.
-    pub fn remaining(&self) -> usize {
-        self.capacity - self.allocated
-    }
-
-    /// The largest `size` for which `alloc(Layout { size, align: 8 })` would
-    /// succeed now (0 if none would, which 0 also means when only zero-size
-    /// requests fit).
-    pub fn largest_free_block(&self) -> usize {
-        // Any request whose class is at or below the top class succeeds;
-        // above that only the head of the top class can serve (see
-        // `find_block`), so its size is the limit.
-        self.top_class()
-            .and_then(|class| self.free_block_size(self.head(class)))
-            .map_or(0, usable)
-    }
-
-    /// Releases the buffer; the allocator stays valid, empty, capacity 0.
-    pub fn drop_buffer(&mut self) {
-        self.buffer.release();
-        *self = FreeList::over(Buffer::empty(), 0);
     }
 }

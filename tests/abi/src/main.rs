@@ -136,6 +136,10 @@ tie_functions! {
     free_list::freelist_reset(_);
     free_list::freelist_drop(_);
     free_list::freelist_free(_);
+    free_list::freelist_set_upstream(_, _, _);
+    free_list::freelist_add_region(_, _, _);
+    free_list::freelist_set_limit(_, _);
+    free_list::freelist_capacity(_);
 
     stack::stack_new(_);
     stack::stack_alloc(_, _);
