@@ -1,6 +1,7 @@
 /* allocator_*: one conformance suite, run over every allocator behind the
  * interface: the five built-in ones, bump arenas growing from an upstream
- * (the global allocator; a free list), and a user allocator written here.
+ * (the global allocator; a free list), a free list growing from the global
+ * allocator, and a user allocator written here.
  *
  * Each subject says how to make a fresh allocator, how to release it, and
  * (where the family has one) a counter of what is in use, so that a check
@@ -230,6 +231,16 @@ static int64_t in_use_freelist(const Instance *in) {
     return freelist_total_allocated(in->handle);
 }
 
+/* A free list growing by regions from the global allocator: a small own
+ * buffer, so that most checks run over chunks too. */
+static void create_freelist_from_global(Instance *in) {
+    in->handle = freelist_new(GROWING_OWN_BUFFER);
+    CHECK(in->handle != NULL);
+    if (in->handle == NULL) return;
+    CHECK_EQ(freelist_set_upstream(in->handle, global_as_allocator(), 4096), 0);
+    in->a = view_freelist(in->handle);
+}
+
 static VaisAllocator view_stack(void *h) { return stack_as_allocator((StackAllocator *)h); }
 static void create_stack(Instance *in) {
     in->handle = stack_new(ARENA_CAPACITY);
@@ -355,6 +366,27 @@ static const Subject subjects[] = {
         .refuses_interior_and_double = 1,
         .free_rule = FREES_ANY,
         .resize_rule = RESIZE_LAST_GROWS,
+    },
+    {
+        .name = "freelist growing from global",
+        .create = create_freelist_from_global,
+        .destroy = destroy_freelist,
+        .in_use = in_use_freelist,
+        .view = view_freelist,
+        .caps = VAIS_ALLOC_CAP_FREE | VAIS_ALLOC_CAP_RESIZE | VAIS_ALLOC_CAP_RESET | CAPS_ANY |
+                VAIS_ALLOC_CAP_GROWS,
+        .max_align = 4096,
+        /* No region can hold it: refused before the upstream is asked. */
+        .huge_error = VAIS_ALLOC_E_EXHAUSTED,
+        .builtin = 1,
+        .refuses_foreign = 1,
+        .refuses_interior_and_double = 1,
+        .free_rule = FREES_ANY,
+        .resize_rule = RESIZE_LAST_GROWS,
+        /* The witness and the two blocks sit at 0, 48 and 96 of its
+         * 256-byte own buffer: the newest, shrunk to a 32-byte block, grows
+         * to the end of the buffer, and a resize never moves to a chunk. */
+        .last_grows_to = GROWING_OWN_BUFFER - 104,
     },
     {
         .name = "stack",

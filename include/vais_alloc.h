@@ -720,8 +720,10 @@ int64_t freelist_free(struct FreeListAllocator *list);
 // keeps the largest chunk and gives the others back; `freelist_drop` and
 // `freelist_free` give every chunk back, so `upstream` must outlive the
 // list. The view of `freelist_as_allocator` has `VAIS_ALLOC_CAP_GROWS`
-// from now on. Returns
-// 0, or: `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or vtable,
+// from now on. Each region's bookkeeping (about 8 KiB: its size-class
+// index) comes from the system allocator, as the handle does; the
+// upstream serves only the chunks. Returns 0, or:
+// `VAIS_ALLOC_E_NULL_HANDLE` for a NULL handle or vtable,
 // `VAIS_ALLOC_E_INVALID_ARGUMENT` for a handle of another family, a
 // negative `chunk_size` or one above 2^40 - 16, an unknown vtable
 // version, a vtable without `alloc` or `free`, the list itself as its
@@ -735,18 +737,20 @@ int64_t freelist_set_upstream(struct FreeListAllocator *list, struct VaisAllocat
 
 // Makes caller memory `[buffer, buffer + capacity)` a region of the list,
 // at any address alignment (blocks start at its first 16-aligned address;
-// 8 bytes at its end stay unused). The library zero-fills it, allocates
-// from it, and never frees it: it must stay valid until `freelist_drop`
-// or `freelist_free`, which forget it. It becomes the current region (the
-// first one allocations try) if it is larger than what the current region
-// has free. It does not count against `freelist_set_limit`. Returns 0,
+// its last 8 to 23 bytes stay unused). The library zero-fills it,
+// allocates from it, keeps it at `freelist_reset`, and never frees it: it
+// must stay valid until `freelist_drop` or `freelist_free`, which forget
+// it. It becomes the current region (the first one allocations try) if
+// it is larger than what the current region has free. It does not count
+// against `freelist_set_limit`; its bookkeeping (about 8 KiB) comes from
+// the system allocator. Returns 0,
 // or, with nothing changed: `VAIS_ALLOC_E_INVALID_ARGUMENT` for a NULL
 // `buffer`, a negative `capacity`, one that cannot hold a minimum block
 // (32 bytes, after the alignment and the 8 bytes at the end) or above
 // 2^40 - 16, a range that wraps or overlaps a region the list holds (its
 // buffer, a chunk, an earlier region), or a handle of another family;
-// `VAIS_ALLOC_E_NULL_HANDLE`; `VAIS_ALLOC_E_OUT_OF_MEMORY` when the few
-// bytes of bookkeeping cannot be had.
+// `VAIS_ALLOC_E_NULL_HANDLE`; `VAIS_ALLOC_E_OUT_OF_MEMORY` when the
+// bookkeeping cannot be had.
 //
 // # Safety
 // `list` must be NULL or a live handle; the range must be valid for reads

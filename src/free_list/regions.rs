@@ -281,6 +281,13 @@ impl FreeList {
         Ok(())
     }
 
+    /// [`FreeList::alloc`] once the current region is known to have no
+    /// block for `layout`: the other regions, or a new chunk.
+    pub(crate) fn alloc_missed(&mut self, layout: Layout) -> Result<Block, Error> {
+        let needed = block_size_for(layout.size()).unwrap_or(usize::MAX);
+        self.alloc_elsewhere(needed, layout.align())
+    }
+
     /// The slow path of [`FreeList::alloc`]: the current region has no
     /// block of `needed` bytes (a block size, `usize::MAX` for a request
     /// no block could serve) at alignment `align`. `Exhausted` without
@@ -290,7 +297,7 @@ impl FreeList {
     /// failure.
     #[cold]
     #[inline(never)]
-    pub(crate) fn alloc_elsewhere(&mut self, needed: usize, align: usize) -> Result<Block, Error> {
+    pub(super) fn alloc_elsewhere(&mut self, needed: usize, align: usize) -> Result<Block, Error> {
         // The smallest layout with this block size: the same blocks serve
         // it, with the same usable size.
         let layout =

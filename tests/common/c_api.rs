@@ -612,6 +612,47 @@ impl CFreeList {
         })
     }
 
+    /// `freelist_set_upstream`. The list gives its chunks back to
+    /// `upstream` when it is dropped: the upstream's owner must be dropped
+    /// after it.
+    pub fn set_upstream(&mut self, upstream: CView<'_>, chunk_size: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`; the view is valid
+        // (the caller keeps its owner alive longer than the list).
+        done("freelist_set_upstream", || unsafe {
+            free_list_ffi::freelist_set_upstream(self.handle, upstream.allocator, chunk_size)
+        })
+    }
+
+    /// `freelist_add_region`.
+    ///
+    /// # Safety
+    /// `[buffer, buffer + capacity)` must be valid for reads and writes,
+    /// and used by nothing else, until the list is dropped or freed (or
+    /// the call is refused).
+    pub unsafe fn add_region(&mut self, buffer: i64, capacity: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`; the range is the
+        // caller's promise.
+        done("freelist_add_region", || unsafe {
+            free_list_ffi::freelist_add_region(self.handle, buffer, capacity)
+        })
+    }
+
+    /// `freelist_set_limit`.
+    pub fn set_limit(&mut self, max_bytes: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        done("freelist_set_limit", || unsafe {
+            free_list_ffi::freelist_set_limit(self.handle, max_bytes)
+        })
+    }
+
+    /// `freelist_capacity`.
+    pub fn capacity(&self) -> usize {
+        // SAFETY: `self.handle` is live until `drop`.
+        count("freelist_capacity", || unsafe {
+            free_list_ffi::freelist_capacity(self.handle)
+        })
+    }
+
     /// The core's `check_consistency()`: the whole-heap invariant walk,
     /// which the C ABI does not export (yet: API.md plans
     /// `allocator_check`). It reads the core through the handle's layout,
