@@ -1,7 +1,7 @@
 /* allocator_*: one conformance suite, run over every allocator behind the
- * interface: the five built-in ones, bump arenas growing from an upstream
- * (the global allocator; a free list), a free list growing from the global
- * allocator, and a user allocator written here.
+ * interface: the five built-in ones, bump arenas and stacks growing from an
+ * upstream (the global allocator; a free list), a free list growing from
+ * the global allocator, and a user allocator written here.
  *
  * Each subject says how to make a fresh allocator, how to release it, and
  * (where the family has one) a counter of what is in use, so that a check
@@ -249,6 +249,46 @@ static void create_stack(Instance *in) {
 static void destroy_stack(Instance *in) { CHECK_EQ(stack_free(in->handle), 0); }
 static int64_t in_use_stack(const Instance *in) { return stack_remaining(in->handle); }
 
+/* Stacks growing from an upstream, counted as the growing bump arenas are:
+ * remaining - capacity, minus the bytes used (headers, gaps and the unused
+ * ends of earlier chunks included), 0 when empty and after a reset (which
+ * keeps one chunk, held beyond the own buffer). */
+static void create_stack_from_global(Instance *in) {
+    in->handle = stack_new(0);
+    CHECK(in->handle != NULL);
+    if (in->handle == NULL) return;
+    CHECK_EQ(stack_set_upstream(in->handle, global_as_allocator(), 4096), 0);
+    in->a = view_stack(in->handle);
+}
+static int64_t in_use_growing_stack(const Instance *in) {
+    return stack_remaining(in->handle) - stack_capacity(in->handle);
+}
+
+static void create_stack_from_freelist(Instance *in) {
+    FreeListAllocator *list = freelist_new(FREELIST_UPSTREAM_CAPACITY);
+    CHECK(list != NULL);
+    if (list == NULL) return;
+    in->upstream = list;
+    in->handle = stack_new(GROWING_OWN_BUFFER);
+    CHECK(in->handle != NULL);
+    if (in->handle == NULL) {
+        CHECK_EQ(freelist_free(list), 0);
+        in->upstream = NULL;
+        return;
+    }
+    CHECK_EQ(stack_set_upstream(in->handle, freelist_as_allocator(list), 4096), 0);
+    in->a = view_stack(in->handle);
+}
+/* The stack first (it gives its chunks back to the free list), then the
+ * free list, which must then hold nothing. */
+static void destroy_stack_from_freelist(Instance *in) {
+    CHECK_EQ(stack_free(in->handle), 0);
+    if (in->upstream == NULL) return;
+    CHECK_EQ(freelist_total_allocated(in->upstream), 0);
+    CHECK_EQ(freelist_free(in->upstream), 0);
+    in->upstream = NULL;
+}
+
 static void create_user(Instance *in) {
     UserHeap *heap = calloc(1, sizeof *heap);
     CHECK(heap != NULL);
@@ -401,6 +441,39 @@ static const Subject subjects[] = {
         .refuses_foreign = 1,
         .free_rule = FREES_STACK,
         .resize_rule = RESIZE_LAST_GROWS,
+    },
+    {
+        .name = "stack growing from global",
+        .create = create_stack_from_global,
+        .destroy = destroy_stack,
+        .in_use = in_use_growing_stack,
+        .view = view_stack,
+        .caps = VAIS_ALLOC_CAP_FREE_LAST | VAIS_ALLOC_CAP_RESIZE | VAIS_ALLOC_CAP_RESET | CAPS_ANY |
+                VAIS_ALLOC_CAP_GROWS,
+        .max_align = 4096,
+        .huge_error = VAIS_ALLOC_E_EXHAUSTED, /* a push above 1 GiB, never asked upstream */
+        .builtin = 1,
+        .refuses_foreign = 1,
+        .free_rule = FREES_STACK,
+        .resize_rule = RESIZE_LAST_GROWS,
+    },
+    {
+        .name = "stack growing from a free list",
+        .create = create_stack_from_freelist,
+        .destroy = destroy_stack_from_freelist,
+        .in_use = in_use_growing_stack,
+        .view = view_stack,
+        .caps = VAIS_ALLOC_CAP_FREE_LAST | VAIS_ALLOC_CAP_RESIZE | VAIS_ALLOC_CAP_RESET | CAPS_ANY |
+                VAIS_ALLOC_CAP_GROWS,
+        .max_align = 4096,
+        .huge_error = VAIS_ALLOC_E_EXHAUSTED, /* a push above 1 GiB, never asked upstream */
+        .builtin = 1,
+        .refuses_foreign = 1,
+        .free_rule = FREES_STACK,
+        .resize_rule = RESIZE_LAST_GROWS,
+        /* The payloads sit at 16, 64 and 112 of its 256-byte own buffer,
+         * and a resize never moves to a chunk. */
+        .last_grows_to = GROWING_OWN_BUFFER - 112,
     },
     {
         .name = "user",

@@ -57,6 +57,15 @@ impl Stack {
                 return Err(Error::DoubleFree);
             }
         }
+        // A chunk held above the current region was popped off entirely.
+        let held = self.chunks.held();
+        let above = &held[self.parked.len().min(held.len())..];
+        if above
+            .iter()
+            .any(|chunk| address >= chunk.start && address < chunk.end())
+        {
+            return Err(Error::DoubleFree);
+        }
         Err(Error::ForeignPointer)
     }
 }

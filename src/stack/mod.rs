@@ -582,8 +582,10 @@ impl Stack {
         self.chunks.release_all();
         self.chunks.set_own(0);
         self.buffer.release();
+        self.top = self.buffer.start();
         self.end = self.buffer.end();
-        self.clear();
+        self.high = self.top;
+        self.mark_floor = self.top;
     }
 }
 

@@ -126,6 +126,9 @@ impl Stack {
         // `keep_largest` run after the stack moved below it), so its bytes
         // stay valid and unused by anything else while this buffer exists.
         let buffer = unsafe { Buffer::borrow(chunk.start, chunk.size) }.unwrap_or(Buffer::empty());
+        // The region's own high-water mark is counted before it is parked
+        // at its current top.
+        self.note_peak();
         let left = core::mem::replace(&mut self.buffer, buffer);
         self.below += self.top - left.start();
         self.parked.push(Parked {

@@ -763,6 +763,56 @@ impl CStack {
             stack_as_allocator(self.handle)
         })
     }
+
+    /// `stack_set_upstream` with an upstream that outlives every stack (a
+    /// `'static` view: the global allocator's).
+    pub fn set_upstream(&mut self, upstream: CView<'static>, chunk_size: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`; a `'static` upstream
+        // outlives the stack.
+        done("stack_set_upstream", || unsafe {
+            stack_ffi::stack_set_upstream(self.handle, upstream.allocator, chunk_size)
+        })
+    }
+
+    /// `stack_set_limit`.
+    pub fn set_limit(&mut self, max_bytes: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        done("stack_set_limit", || unsafe {
+            stack_ffi::stack_set_limit(self.handle, max_bytes)
+        })
+    }
+
+    /// `stack_mark`: the mark (`>= 0`).
+    pub fn mark(&mut self) -> Result<i64, Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        status("stack_mark", || unsafe {
+            stack_ffi::stack_mark(self.handle)
+        })
+    }
+
+    /// `stack_release_to`.
+    pub fn release_to(&mut self, mark: i64) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        done("stack_release_to", || unsafe {
+            stack_ffi::stack_release_to(self.handle, mark)
+        })
+    }
+
+    /// `stack_peak`.
+    pub fn peak(&self) -> usize {
+        // SAFETY: `self.handle` is live until `drop`.
+        count("stack_peak", || unsafe {
+            stack_ffi::stack_peak(self.handle)
+        })
+    }
+
+    /// `stack_capacity`.
+    pub fn capacity(&self) -> usize {
+        // SAFETY: `self.handle` is live until `drop`.
+        count("stack_capacity", || unsafe {
+            stack_ffi::stack_capacity(self.handle)
+        })
+    }
 }
 
 impl Drop for CStack {
