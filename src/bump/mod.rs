@@ -42,9 +42,12 @@ use core::ptr::NonNull;
 
 /// A bump arena over an owned or borrowed buffer, growing from an upstream
 /// if it has one.
+///
+/// `repr(C)`, with the fast path's fields first: they then share the
+/// handle's first cache line with its tag.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Bump {
-    buffer: Buffer,
     /// First address not handed out in the current region.
     top: usize,
     /// One past the current region's last address.
@@ -54,6 +57,7 @@ pub struct Bump {
     last: usize,
     /// Sum of `layout.size` of the allocations since the last reset.
     allocated: usize,
+    buffer: Buffer,
     /// The region allocated from: 0 the own buffer, `i > 0` chunk `i - 1`.
     current: usize,
     /// The used end of every region before the current one.

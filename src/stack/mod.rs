@@ -90,8 +90,13 @@ enum Header {
     Bad,
 }
 
-/// A LIFO allocator over an owned buffer.
+/// A LIFO allocator over an owned buffer, growing from an upstream if it
+/// has one.
+///
+/// `repr(C)`, with the fields of push and pop first: they then take the
+/// handle's first two cache lines.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Stack {
     buffer: Buffer,
     /// First free address (an address, not an offset: a push then waits
@@ -114,13 +119,8 @@ pub struct Stack {
     shifted_mask: u64,
     /// The per-stack random key, within `shifted_mask`, with bit 63 set.
     check_key: u64,
-    /// The key of dead headers: another random key within `shifted_mask`
-    /// (bit 63 clear).
-    dead_key: u64,
     /// The keyed multiply of the check bits (its multiplier odd, random).
     check_mix: KeyedCheck,
-    /// The live checkpoints.
-    marks: Marks<Checkpoint>,
     /// A pop whose top would go below this leaves the fast path: the
     /// newest mark's top (a pop below it makes it stale), or in a chunk
     /// region at least its start + 1 (a pop that empties the region moves
@@ -128,6 +128,11 @@ pub struct Stack {
     mark_floor: usize,
     /// The highest top since the peak was last brought up to date.
     high: usize,
+    /// The live checkpoints.
+    marks: Marks<Checkpoint>,
+    /// The key of dead headers: another random key within `shifted_mask`
+    /// (bit 63 clear).
+    dead_key: u64,
     /// The most bytes in use (`capacity - remaining`) seen so far, as of
     /// the last update (see [`Stack::peak`]).
     peak: usize,
