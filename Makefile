@@ -96,11 +96,11 @@ symbols: lib
 
 c-tests: c-plain c-valgrind c-asan
 
-$(C_BUILD)/run_tests: $(C_TEST_SRC) c_tests/harness.h $(HEADER) $(SO)
+$(C_BUILD)/run_tests: $(C_TEST_SRC) $(wildcard c_tests/*.h) $(HEADER) $(SO)
 	@mkdir -p $(C_BUILD)
 	$(CC) $(CSTD) $(CWARN) $(CFLAGS) -Iinclude -Ic_tests $(C_TEST_SRC) -o $@ $(LINK)
 
-$(C_BUILD)/run_tests_asan: $(C_TEST_SRC) c_tests/harness.h $(HEADER) $(SO)
+$(C_BUILD)/run_tests_asan: $(C_TEST_SRC) $(wildcard c_tests/*.h) $(HEADER) $(SO)
 	@mkdir -p $(C_BUILD)
 	$(CC) $(CSTD) $(CWARN) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 		-fno-sanitize-recover=all -Iinclude -Ic_tests $(C_TEST_SRC) -o $@ $(LINK)
