@@ -186,29 +186,35 @@ static int64_t in_use_growing_bump(const Instance *in) {
     return bump_remaining(in->handle) - bump_capacity(in->handle);
 }
 
-static void create_bump_from_freelist(Instance *in) {
-    FreeListAllocator *list = freelist_new(FREELIST_UPSTREAM_CAPACITY);
-    CHECK(list != NULL);
-    if (list == NULL) return;
-    in->upstream = list;
-    in->handle = bump_new(GROWING_OWN_BUFFER);
-    CHECK(in->handle != NULL);
-    if (in->handle == NULL) {
-        CHECK_EQ(freelist_free(list), 0);
-        in->upstream = NULL;
-        return;
-    }
-    CHECK_EQ(bump_set_upstream(in->handle, freelist_as_allocator(list), 4096), 0);
-    in->a = view_bump(in->handle);
+/* The free list a subject growing out of a free list owns: made first,
+ * and released last, when it must hold nothing (the subject gave every
+ * chunk back). */
+static int make_freelist_upstream(Instance *in) {
+    in->upstream = freelist_new(FREELIST_UPSTREAM_CAPACITY);
+    CHECK(in->upstream != NULL);
+    return in->upstream != NULL;
 }
-/* The arena first (it gives its chunks back to the free list), then the
- * free list, which must then hold nothing. */
-static void destroy_bump_from_freelist(Instance *in) {
-    CHECK_EQ(bump_free(in->handle), 0);
+static void release_freelist_upstream(Instance *in) {
     if (in->upstream == NULL) return;
     CHECK_EQ(freelist_total_allocated(in->upstream), 0);
     CHECK_EQ(freelist_free(in->upstream), 0);
     in->upstream = NULL;
+}
+
+static void create_bump_from_freelist(Instance *in) {
+    if (!make_freelist_upstream(in)) return;
+    in->handle = bump_new(GROWING_OWN_BUFFER);
+    CHECK(in->handle != NULL);
+    if (in->handle == NULL) {
+        release_freelist_upstream(in);
+        return;
+    }
+    CHECK_EQ(bump_set_upstream(in->handle, freelist_as_allocator(in->upstream), 4096), 0);
+    in->a = view_bump(in->handle);
+}
+static void destroy_bump_from_freelist(Instance *in) {
+    CHECK_EQ(bump_free(in->handle), 0);
+    release_freelist_upstream(in);
 }
 
 static VaisAllocator view_pool(void *h) { return pool_as_allocator((PoolAllocator *)h); }
@@ -265,28 +271,19 @@ static int64_t in_use_growing_stack(const Instance *in) {
 }
 
 static void create_stack_from_freelist(Instance *in) {
-    FreeListAllocator *list = freelist_new(FREELIST_UPSTREAM_CAPACITY);
-    CHECK(list != NULL);
-    if (list == NULL) return;
-    in->upstream = list;
+    if (!make_freelist_upstream(in)) return;
     in->handle = stack_new(GROWING_OWN_BUFFER);
     CHECK(in->handle != NULL);
     if (in->handle == NULL) {
-        CHECK_EQ(freelist_free(list), 0);
-        in->upstream = NULL;
+        release_freelist_upstream(in);
         return;
     }
-    CHECK_EQ(stack_set_upstream(in->handle, freelist_as_allocator(list), 4096), 0);
+    CHECK_EQ(stack_set_upstream(in->handle, freelist_as_allocator(in->upstream), 4096), 0);
     in->a = view_stack(in->handle);
 }
-/* The stack first (it gives its chunks back to the free list), then the
- * free list, which must then hold nothing. */
 static void destroy_stack_from_freelist(Instance *in) {
     CHECK_EQ(stack_free(in->handle), 0);
-    if (in->upstream == NULL) return;
-    CHECK_EQ(freelist_total_allocated(in->upstream), 0);
-    CHECK_EQ(freelist_free(in->upstream), 0);
-    in->upstream = NULL;
+    release_freelist_upstream(in);
 }
 
 static void create_user(Instance *in) {
