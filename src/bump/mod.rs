@@ -260,6 +260,43 @@ impl Bump {
         })
     }
 
+    /// The fast path of `bump_alloc`, before the layout is validated:
+    /// `Some` only for a valid layout (`align` a power of two, `size`
+    /// rounded up to it at most `isize::MAX`) that fits the current region,
+    /// `None` for everything else, valid or not, so that the caller takes
+    /// the checked path. `size` and `align` are a C layout's fields as
+    /// `usize`: a negative one is above `isize::MAX`.
+    ///
+    /// Why nothing invalid gets through: a power of two, 0 excluded, is
+    /// exactly a value whose `x ^ (x - 1)` exceeds `x - 1`. Region addresses
+    /// lie below 2^57 (the largest user address space of a 64-bit target),
+    /// so the aligned pointer is below 2^63 for every alignment up to 2^62
+    /// and at 2^63 for the one above (2^63), where no end reaches. A size of
+    /// 2^63 or more then either carries out of the addition or ends above
+    /// every region's end. What fits ends below 2^57, so its size rounded up
+    /// to an alignment of at most 2^62 stays below 2^63.
+    #[inline]
+    pub(crate) fn alloc_fast_unchecked(&mut self, size: usize, align: usize) -> Option<Block> {
+        let mask = align.wrapping_sub(1);
+        if align ^ mask <= mask {
+            return None;
+        }
+        debug_assert!(self.end < 1 << 57);
+        let ptr = (self.top + mask) & !mask;
+        let new_top = ptr.checked_add(footprint(size))?;
+        if new_top > self.end {
+            return None;
+        }
+        self.top = new_top;
+        self.last = ptr;
+        self.allocated += size;
+        Some(Block {
+            // SAFETY: `ptr` is at least the region's start, which is not 0.
+            ptr: unsafe { nonnull(ptr) },
+            size,
+        })
+    }
+
     /// A request the current region cannot serve: the first region held
     /// beyond it that can (after a reset or a release), else a new chunk.
     /// `Exhausted` without an upstream or past the limit, `OutOfMemory`

@@ -280,3 +280,34 @@ fn a_mark_covers_the_most_recent_block() {
     bump.release_to(m).unwrap();
     assert_eq!(bump.remaining(), 240);
 }
+
+/// The unchecked fast path agrees with the checked one on every layout, the
+/// invalid ones included (which it must never serve), at the bottom of the
+/// buffer and at its very end.
+#[test]
+fn the_unchecked_fast_path_serves_exactly_the_valid_layouts_that_fit() {
+    let sizes: [i64; 10] = [0, 1, 7, 8, 100, 4096, 4097, i64::MAX, -1, i64::MIN];
+    let aligns: [i64; 12] = [1, 2, 8, 64, 4096, 1 << 62, 0, 3, 12, -1, -8, i64::MIN];
+    let mut bump = Bump::new(4096).unwrap();
+    for used in [0usize, 4000, 4095, 4096] {
+        for &size in &sizes {
+            for &align in &aligns {
+                let mut outcome = |unchecked: bool| {
+                    bump.reset().unwrap();
+                    if used > 0 {
+                        bump.alloc(layout(used, 1)).unwrap();
+                    }
+                    let block = if unchecked {
+                        bump.alloc_fast_unchecked(size as usize, align as usize)
+                    } else {
+                        let valid = crate::ffi::types::Layout::new(size, align).check();
+                        valid.ok().and_then(|l| bump.alloc_fast(l))
+                    };
+                    (block, bump.total_allocated(), bump.remaining())
+                };
+                let (got, want) = (outcome(true), outcome(false));
+                assert_eq!(got, want, "size {size} align {align} after {used} bytes");
+            }
+        }
+    }
+}

@@ -123,6 +123,32 @@ fn nests(
 
 // ---- 1. bump ----------------------------------------------------------------
 
+/// bumpalo as a C program would reach it: behind an `extern "C"` function
+/// taking the library's `Layout` and returning its `Allocation`, never
+/// inlined, called through a function pointer the optimiser cannot see
+/// through (a call into a .so is an indirect jump through the PLT too).
+/// The layout is checked, as `bump_alloc` checks it.
+#[inline(never)]
+extern "C" fn bumpalo_alloc_c(b: &bumpalo::Bump, l: Layout) -> Allocation {
+    match RustLayout::from_size_align(l.size as usize, l.align as usize) {
+        Ok(layout) => match b.try_alloc_layout(layout) {
+            Ok(p) => Allocation {
+                ptr: p.as_ptr() as i64,
+                size: l.size,
+            },
+            Err(_) => Allocation { ptr: 0, size: 0 },
+        },
+        Err(_) => Allocation { ptr: 0, size: 0 },
+    }
+}
+
+/// The function pointer the bump workloads call `bumpalo_alloc_c` through.
+type BumpaloC = extern "C" fn(&bumpalo::Bump, Layout) -> Allocation;
+
+fn bumpalo_c() -> BumpaloC {
+    black_box(bumpalo_alloc_c as BumpaloC)
+}
+
 fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
     let mut w = w;
     let n = layouts.len();
@@ -138,7 +164,9 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
         // glibc's frees are timed apart from its mallocs (a bump allocator
         // has no free): the malloc row is the peer, the free row info.
         let mut frees = Vec::new();
-        let [ours, bumpalo, floor, mallocs] = measure_each(
+        let call = bumpalo_c();
+        let mut bc = bumpalo::Bump::with_capacity(cap as usize);
+        let [ours, bumpalo, bumpalo_call, floor, mallocs] = measure_each(
             cfg,
             2,
             [
@@ -159,6 +187,17 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
                         }
                         b.reset();
                         black_box(acc);
+                        n as u64
+                    })
+                },
+                &mut || {
+                    timed(|| {
+                        let mut acc = 0i64;
+                        for l in layouts {
+                            acc = acc.wrapping_add(call(&bc, *l).ptr);
+                        }
+                        check(acc != 0, "bumpalo behind a C call");
+                        bc.reset();
                         n as u64
                     })
                 },
@@ -206,6 +245,15 @@ fn bump_workload(cfg: &Cfg, w: Workload, layouts: &[Layout]) -> Workload {
             bumpalo,
             n as u64,
         ));
+        w.rows.push(
+            Row::new(
+                "bumpalo behind a C ABI call",
+                Kind::Peer,
+                bumpalo_call,
+                n as u64,
+            )
+            .note("the same workload as a C caller sees it: one call per allocation"),
+        );
         w.rows.push(Row::new(
             "C floor: pointer bump (.so)",
             Kind::Floor,
@@ -278,8 +326,9 @@ fn bump_growing(cfg: &Cfg, n: usize) -> Workload {
     );
     let l = Layout { size: 16, align: 8 };
     let rl = rust_layout(l);
+    let call = bumpalo_c();
     unsafe {
-        let [ours, bumpalo] = measure_each(
+        let [ours, bumpalo, bumpalo_call] = measure_each(
             cfg,
             2,
             [
@@ -311,6 +360,18 @@ fn bump_growing(cfg: &Cfg, n: usize) -> Workload {
                         n as u64
                     })
                 },
+                &mut || {
+                    timed(|| {
+                        let b = bumpalo::Bump::new();
+                        let mut acc = 0i64;
+                        for _ in 0..n {
+                            acc = acc.wrapping_add(call(&b, l).ptr);
+                        }
+                        check(acc != 0, "growing bumpalo behind a C call");
+                        drop(b);
+                        n as u64
+                    })
+                },
             ],
         );
         w.rows.push(Row::new(
@@ -325,6 +386,15 @@ fn bump_growing(cfg: &Cfg, n: usize) -> Workload {
             bumpalo,
             n as u64,
         ));
+        w.rows.push(
+            Row::new(
+                "bumpalo::Bump::new(), growing, behind a C ABI call",
+                Kind::Peer,
+                bumpalo_call,
+                n as u64,
+            )
+            .note("the same workload as a C caller sees it: one call per allocation"),
+        );
     }
     w
 }
