@@ -1,23 +1,26 @@
 #!/usr/bin/env python3
 """Turns benches/results/results.json (written by the vais_bench runner)
-into BENCHMARKS.md at the repository root and the free-list scaling chart
-(PNG: ns/op against live blocks, one line per implementation, log x).
+into BENCHMARKS.md at the repository root (a one-screen summary of every
+family against glibc, then the detail) and one chart per workload group in
+benches/results/ (bump.png, pool.png, stack.png, freelist.png,
+freelist_scaling.png, inlined.png, global.png, trace.png, and outliers.png
+for linked_list_allocator and rows far off their workload's median).
 
     python3 benches/report.py --results benches/results/results.json \
-        --markdown BENCHMARKS.md --chart benches/results/freelist_scaling.png
+        --markdown BENCHMARKS.md --charts benches/results
 
-Uses matplotlib when it is installed; otherwise draws the chart itself
-(lines and axes, no text) so the PNG is always regenerated.
+The charts need matplotlib (`python3 -m pip install matplotlib`); without
+it the report says "charts skipped" and still writes the markdown.
 """
 
 import argparse
+import datetime
 import json
 import os
 import platform
 import re
-import struct
 import subprocess
-import zlib
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -141,6 +144,111 @@ def summary(res):
     return "\n".join(lines)
 
 
+# The one-screen summary at the top of BENCHMARKS.md: every family, in this
+# order, against glibc.
+FAMILIES = [
+    ("bump", "bump"),
+    ("pool", "pool"),
+    ("stack", "stack"),
+    ("freelist", "free list"),
+    ("inlined", "free list, no C ABI"),
+    ("global", "global"),
+    ("trace", "trace replay"),
+]
+
+
+def is_glibc(r):
+    return r["kind"] == "peer" and r["name"].startswith("glibc") and r["median_ns"] is not None
+
+
+def baseline(w):
+    """(row, label) the summary divides by: glibc's row; without one, the
+    floor, else the best peer, else an info row, labelled as such."""
+    gl = next((r for r in w["rows"] if is_glibc(r)), None)
+    if gl:
+        return gl, None
+    for kind in ("floor", "peer", "info"):
+        rows = [r for r in w["rows"] if r["kind"] == kind and r["median_ns"] is not None]
+        if rows:
+            r = min(rows, key=lambda r: r["median_ns"]) if kind != "info" else rows[0]
+            return r, short_name(r["name"]).replace(" (.so)", "").replace("vais_alloc ", "libvais_alloc ")
+    return None, None
+
+
+def times(x):
+    return f"{x:.3f}x" if x < 0.1 else f"{x:.2f}x"
+
+
+def base_kind(r):
+    return {"floor": "the floor", "peer": "the peer", "info": "the reference row"}[r["kind"]]
+
+
+def headline(res):
+    lines = [
+        "| family | workload | libvais_alloc ns/op | glibc ns/op | **libvais_alloc / glibc** | best other peer: ns/op (/ glibc) |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for g, fam in FAMILIES:
+        for w in (x for x in res["workloads"] if x["group"] == g):
+            ours = next((r for r in w["rows"] if r["kind"] == "ours"), None)
+            if not ours or ours["median_ns"] is None:
+                continue
+            base, label = baseline(w)
+            bv = base["median_ns"] if base else None
+            others = [r for r in w["rows"] if r["kind"] == "peer" and not is_glibc(r)
+                      and r["median_ns"] is not None and r is not base]
+            best = min(others, key=lambda r: r["median_ns"]) if others else None
+            if base is None:
+                gcell, rcell = "no glibc row", "-"
+            elif label:
+                gcell = f"no glibc row; *{label}*: {fmt(bv)}"
+                rcell = f"**{times(ours['median_ns'] / bv)}** of {base_kind(base)}"
+            else:
+                gcell, rcell = fmt(bv), f"**{times(ours['median_ns'] / bv)}**"
+            if best:
+                bcell = f"{short_name(best['name'])}: {fmt(best['median_ns'])}"
+                if bv:
+                    bcell += f" ({times(best['median_ns'] / bv)})"
+            else:
+                bcell = "-"
+            lines.append(f"| {fam} | `{w['id']}` | {fmt(ours['median_ns'])} | {gcell} | {rcell} | {bcell} |")
+    return "\n".join(lines)
+
+
+def git(*args):
+    try:
+        out = subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True, timeout=30)
+        return out.stdout.strip() if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def results_commit(results_path):
+    """The commit results.json was last committed in, if the file is
+    unchanged since (else None: a fresh run)."""
+    rel = os.path.relpath(os.path.abspath(results_path), ROOT)
+    if git("status", "--porcelain", "--", rel):
+        return None
+    return git("log", "-1", "--format=%H", "--", rel) or None
+
+
+def provenance(res, results_path):
+    """Where results.json came from: its own fields if it records them,
+    else git's record of the file."""
+    recorded = [f"{k} {res[k]}" for k in ("commit", "git_commit", "date", "timestamp") if res.get(k)]
+    if recorded:
+        return "recorded by the runner: " + ", ".join(recorded)
+    rel = os.path.relpath(os.path.abspath(results_path), ROOT)
+    commit = results_commit(results_path)
+    last = commit and git("log", "-1", "--format=%h %cs", commit)
+    if last:
+        return (f"`{rel}` as committed in {last.split()[0]} ({last.split()[1]}); the runner does not record "
+                "which commit it measured (see that commit's message)")
+    head = git("log", "-1", "--format=%h")
+    when = datetime.datetime.fromtimestamp(os.path.getmtime(results_path)).strftime("%Y-%m-%d %H:%M")
+    return f"`{rel}` written {when}, not yet committed (working tree at {head or 'unknown commit'})"
+
+
 # The README's headline table (between these markers), rewritten by each
 # report so it always shows the run BENCHMARKS.md shows.
 README_START = "<!-- bench-table:start (benches/report.py writes this table) -->"
@@ -209,7 +317,11 @@ def update_readme(res, path):
     if start < 0 or end < start:
         print(f"report: {path} has no bench-table markers; not updated")
         return
-    text = text[: start + len(README_START)] + "\n" + readme_table(res) + "\n" + text[end:]
+    new = text[: start + len(README_START)] + "\n" + readme_table(res) + "\n" + text[end:]
+    if new == text:
+        print(f"report: table in {path} unchanged")
+        return
+    text = new
     with open(path, "w") as f:
         f.write(text)
     print(f"report: table in {path}")
@@ -274,7 +386,6 @@ def got_targets(so):
     try:
         relocs = subprocess.run(["readelf", "-rW", so], capture_output=True, text=True).stdout
         syms = subprocess.run(["nm", "-C", so], capture_output=True, text=True).stdout
-        dyn = subprocess.run(["readelf", "-sW", so], capture_output=True, text=True).stdout
         dis = subprocess.run(["objdump", "-d", "--no-show-raw-insn", so], capture_output=True, text=True).stdout
     except OSError:
         return {}
@@ -312,11 +423,44 @@ def demangle_short(sym):
     return "::".join(parts) or sym
 
 
-def markdown(res, chart_rel):
+def machine_lines(res, results_path):
+    """The Machine section. results.json does not record the machine it ran
+    on, so when it is the committed file, unchanged, the section is the one
+    BENCHMARKS.md had in that commit (written with it, on that machine);
+    otherwise it is this machine, which ran the benchmarks just before."""
+    commit = results_commit(results_path)
+    if commit:
+        try:
+            old = subprocess.run(["git", "-C", ROOT, "show", f"{commit}:BENCHMARKS.md"], capture_output=True,
+                                 text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            old = ""
+        m = re.search(r"^## Machine\n\n((?:- .*\n)+)", old, re.M)
+        if m:
+            return m.group(1).rstrip("\n").split("\n")
+    return [
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores; memory {mem_total()}",
+        f"- Kernel: {platform.system()} {platform.release()} ({platform.machine()})",
+        f"- Rust: {run(['rustc', '--version'])}; {run(['cargo', '--version'])}",
+        f"- C: {run(['cc', '--version'])}; glibc: {run(['ldd', '--version'])}",
+        f"- valgrind: {run(['valgrind', '--version'])}",
+        f"- libvais_alloc {res['vais_alloc_version']}",
+    ]
+
+
+def markdown(res, charts_dir, chart_rel, results_path, written):
     versions = peer_versions()
     peers = ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) or "see benches/runner/Cargo.lock"
     out = []
     w = out.append
+
+    machine = machine_lines(res, results_path)
+
+    def chart(fname, alt):
+        if os.path.exists(os.path.join(charts_dir, fname)):
+            w(f"![{alt}]({chart_rel}/{fname})")
+            w("")
+
     w("# Benchmarks")
     w("")
     w("Generated by `make bench` (benches/report.py from benches/results/results.json); do not edit by hand.")
@@ -324,6 +468,20 @@ def markdown(res, chart_rel):
     if res.get("quick"):
         w("**QUICK MODE: shortened workloads, numbers not representative.**")
         w("")
+    if written is None:
+        w("**The charts were not regenerated in this run (matplotlib missing); any shown below are from an earlier run.**")
+        w("")
+    w("## Summary: every family against glibc")
+    w("")
+    w(f"Produced by `make bench` from {provenance(res, results_path)}; median ns per op of {res['reps']} "
+      f"interleaved repetitions ({machine[0][2:]}). The ratio is libvais_alloc's median over "
+      "glibc's (**below 1 = faster than glibc**); the last column is the fastest other peer and its own ratio to "
+      "glibc. Where a workload has no glibc row, the baseline is named in italics (the C floor, or the only peer). "
+      "Every workload's full table, its op and its notes are below; the charts (one per family, linear axes; "
+      "[outliers](#outliers) on a chart of their own) are in each family's section.")
+    w("")
+    w(headline(res))
+    w("")
     w("## How")
     w("")
     w("- Command: `make bench` (builds the library in release mode, builds benches/, records the traces, runs "
@@ -346,14 +504,10 @@ def markdown(res, chart_rel):
     w("")
     w("## Machine")
     w("")
-    w(f"- CPU: {cpu_model()}, {os.cpu_count()} cores; memory {mem_total()}")
-    w(f"- Kernel: {platform.system()} {platform.release()} ({platform.machine()})")
-    w(f"- Rust: {run(['rustc', '--version'])}; {run(['cargo', '--version'])}")
-    w(f"- C: {run(['cc', '--version'])}; glibc: {run(['ldd', '--version'])}")
-    w(f"- valgrind: {run(['valgrind', '--version'])}")
-    w(f"- libvais_alloc {res['vais_alloc_version']}")
+    for line in machine:
+        w(line)
     w("")
-    w("## Summary: libvais_alloc against the best peer and the floor")
+    w("## All workloads: libvais_alloc against the best peer and the floor")
     w("")
     w(summary(res))
     w("")
@@ -363,9 +517,10 @@ def markdown(res, chart_rel):
             continue
         w(f"## {title}")
         w("")
+        fname = {"freelist": "freelist.png"}.get(g, f"{g}.png")
+        chart(fname, f"{title.split(' ', 1)[1]}: chart, lower is better")
         if g == "freelist":
-            w(f"![free-list scaling]({chart_rel})")
-            w("")
+            chart("freelist_scaling.png", "free-list scaling: ns per step against N, lower is better")
         if g == "inlined":
             w("How much of the free list's gap to rlsf is the call through the C ABI: benches/inline_compare "
               "links the free list's Rust core and rlsf into one program (no call, no handle check on either side) "
@@ -393,6 +548,14 @@ def markdown(res, chart_rel):
               "included) over steady-state steps, after set-up and warm-up; the target is N=10^6 within 1.2x of N=100.")
             w("")
             w(scaling_section(res))
+    w("## Outliers")
+    w("")
+    w(f"linked_list_allocator (first fit over one address-ordered list: its steps grow with the heap's "
+      f"fragmentation) and any row more than {OUTLIER_FACTOR}x its workload's median are left out of the "
+      "charts above and drawn here, on a log axis because they span orders of magnitude; hatched bars are "
+      "too-slow estimates. Their numbers are in the workloads' tables.")
+    w("")
+    chart("outliers.png", "outliers: ns per op on a log axis, lower is better")
     w("## Machine code of the hot paths")
     w("")
     w("Instructions executed per call on each function's fast path (callgrind over 10,000 calls each: bump of "
@@ -607,115 +770,435 @@ than most code changes do. The floor gained as much from the same flag
 depending on where the linker happened to place a function."""
 
 
-# ---- chart -----------------------------------------------------------------
+# ---- charts ----------------------------------------------------------------
+#
+# One PNG per workload group (benches/results/<group>.png), ns per op on a
+# linear axis (the free list: ratio to glibc per N, and ns per N in
+# freelist_scaling.png), and the outliers on a chart of their own
+# (outliers.png) so that they do not squash the others.
+
+OUTLIER_FACTOR = 8  # a row this many times its workload's median is an outlier
+FIGSIZE = (9, 4.5)
+DPI = 110
+
+# Colour families by implementation; a second row of the same family in one
+# chart (the pool's two floors) takes the next shade.
+COLORS = [
+    ("libvais_alloc", ["#1f5fa8", "#6baed6", "#08306b", "#9ecae1"]),
+    ("glibc", ["#f28e2b", "#fdd0a2"]),
+    ("C floor", ["#7f7f7f", "#c7c7c7"]),
+    ("bumpalo", ["#2ca02c", "#98df8a"]),
+    ("rlsf", ["#d62728", "#ff9896"]),
+    ("talc", ["#9467bd", "#c5b0d5"]),
+    ("linked_list_allocator", ["#8c564b", "#c49c94"]),
+]
+
+N_LABELS = {100: "100", 10000: "10^4", 1000000: "10^6"}
 
 
-def series(res):
-    """{variant: {impl: [(live, ns)]}} for the free-list workloads."""
-    data = {}
+def is_outlier(w, r):
+    if "linked_list_allocator" in r["name"]:
+        return True
+    v = row_value(r)
+    vals = sorted(row_value(x) for x in w["rows"] if row_value(x) is not None)
+    if v is None or not vals:
+        return False
+    n = len(vals)
+    med = vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
+    return v > OUTLIER_FACTOR * med
+
+
+def legend_key(r):
+    """A short name for a row, the same across a chart's workloads."""
+    name = r["name"]
+    if r["kind"] == "ours":
+        if "no C ABI" in name:
+            return "libvais_alloc core (inlined Rust, no C ABI)"
+        return "libvais_alloc (C ABI)" if "C ABI" in name else "libvais_alloc (" + name.split("(")[-1]
+    if name.startswith("vais_alloc"):
+        return "libvais_alloc: " + name[len("vais_alloc "):]
+    if name.startswith("glibc"):
+        return "glibc free (timed separately)" if r["kind"] == "info" else "glibc"
+    if r["kind"] == "floor":
+        return "C floor (.so)"
+    for peer in ("bumpalo", "rlsf", "talc", "linked_list_allocator"):
+        if name.startswith(peer):
+            return f"{peer} (inlined Rust)"
+    return name
+
+
+def row_keys(w):
+    """{row name: legend key}, with the full name where two rows of one
+    workload would share a key."""
+    keys = {r["name"]: legend_key(r) for r in w["rows"]}
+    counts = {}
+    for k in keys.values():
+        counts[k] = counts.get(k, 0) + 1
+    return {n: (k if counts[k] == 1 else n.replace(" (.so)", "")) for n, k in keys.items()}
+
+
+def color_map(keys):
+    used, out = {}, {}
+    for k in keys:
+        fam = next((f for f, _ in COLORS if k.startswith(f) or f in k), None)
+        shades = dict(COLORS).get(fam, ["#17becf", "#bcbd22", "#e377c2"])
+        i = used.get(fam, 0)
+        used[fam] = i + 1
+        out[k] = shades[i % len(shades)]
+    return out
+
+
+def short_id(wid, group):
+    s = wid[len(group) + 1:] if wid.startswith(group + "/") else wid
+    return s
+
+
+def compact(v):
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} ms"
+    if v >= 1e4:
+        return f"{v / 1e3:.1f} us"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def op_caption(ws):
+    ops = {w["op"].split(";")[0].split(" (")[0] for w in ws}
+    return f"op = {ops.pop()}" if len(ops) == 1 else "op: see each workload's table"
+
+
+def bar_chart(plt, res, group, title, path, omitted):
+    """Grouped bars, one group per workload; rows that are outliers are left
+    out (listed under the chart and drawn in outliers.png)."""
+    ws = [w for w in res["workloads"] if w["group"] == group]
+    if not ws:
+        return False
+    per_w = []
+    for w in ws:
+        keys = row_keys(w)
+        rows = []
+        for r in w["rows"]:
+            v = r["median_ns"]
+            if v is None or is_outlier(w, r):
+                omitted.append((w, r))
+                continue
+            rows.append((keys[r["name"]], v, r["kind"]))
+        per_w.append((w, rows))
+    order = []
+    for _, rows in per_w:
+        for k, _, _ in rows:
+            if k not in order:
+                order.append(k)
+    colors = color_map(order)
+    # Workloads whose values differ by more than 4x get panels of their own
+    # (each with its own linear axis) rather than one squashed axis.
+    tops = [max((v for _, v, _ in rows), default=0) for _, rows in per_w]
+    split = len(per_w) > 1 and min(tops) > 0 and max(tops) / min(tops) > 4
+    panels = [[p] for p in per_w] if split else [per_w]
+    widths = [max(1, sum(len(rows) for _, rows in p)) for p in panels]
+    fig, axes = plt.subplots(1, len(panels), figsize=FIGSIZE, squeeze=False,
+                             gridspec_kw={"width_ratios": widths})
+    handles = {}
+    for ax, panel in zip(axes[0], panels):
+        maxbars = max(len(rows) for _, rows in panel) or 1
+        width = 0.8 / max(3, maxbars)
+        top = max((v for _, rows in panel for _, v, _ in rows), default=1)
+        for i, (w, rows) in enumerate(panel):
+            x0 = i - width * (len(rows) - 1) / 2
+            for j, (k, v, kind) in enumerate(rows):
+                b = ax.bar(x0 + j * width, v, width * 0.92, color=colors[k], label=k,
+                           edgecolor="black" if kind == "ours" else "none", linewidth=0.8)
+                handles.setdefault(k, b)
+                ax.text(x0 + j * width, v + top * 0.01, compact(v), ha="center", va="bottom",
+                        fontsize=7, rotation=90 if maxbars > 4 else 0)
+        ax.set_xlim(-0.55, len(panel) - 0.45)
+        ax.set_xticks(range(len(panel)))
+        ax.set_xticklabels([short_id(w["id"], group) for w, _ in panel], fontsize=9)
+        ax.set_ylim(0, top * (1.22 if maxbars > 4 else 1.12))
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    axes[0][0].set_ylabel(f"median ns per op ({res['reps']} reps)")
+    fig.suptitle(f"{title}: ns per op, lower is better", fontsize=12)
+    axes[0][-1].legend([handles[k] for k in order], order, fontsize=7.5, loc="upper left",
+                       bbox_to_anchor=(1.01, 1), borderaxespad=0, frameon=False)
+    notes = [op_caption(ws)]
+    mine = [(w, r) for w, r in omitted if w["group"] == group]
+    if mine:
+        notes.append("not drawn (see outliers.png): " + ", ".join(
+            f"{legend_key(r)} in {short_id(w['id'], group)} ({compact(row_value(r))} ns"
+            f"{', est.' if r['median_ns'] is None else ''})" for w, r in mine))
+    fig.text(0.01, 0.01, "\n".join(notes), fontsize=7.5, ha="left", va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.03 * len(notes) + 0.02, 1, 0.95))
+    fig.subplots_adjust(top=0.9)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return True
+
+
+def freelist_series(res):
+    """{variant: {key: {N: (ns, ns / glibc)}}} over the free-list workloads,
+    outliers left out."""
+    data, omitted = {}, []
     for w in res["workloads"]:
         if w["group"] != "freelist":
             continue
         variant = "align 8-256" if w["params"].get("aligned") else "align 8"
-        live = w["params"]["live_blocks"]
+        n = w["params"]["live_blocks"]
+        gl = next((r["median_ns"] for r in w["rows"] if r["name"].startswith("glibc") and r["kind"] == "peer"), None)
         for r in w["rows"]:
-            if r["median_ns"] is None:
+            if r["median_ns"] is None or is_outlier(w, r):
+                omitted.append((w, r))
                 continue
-            data.setdefault(variant, {}).setdefault(r["name"], []).append((live, r["median_ns"]))
-    return data
+            rel = r["median_ns"] / gl if gl else None
+            data.setdefault(variant, {}).setdefault(legend_key(r), {})[n] = (r["median_ns"], rel)
+    return data, omitted
 
 
-def chart_matplotlib(data, path):
-    import matplotlib
+def freelist_chart(plt, res, path, mode, omitted_out):
+    """Lines per implementation across N (categorical, evenly spaced), one
+    panel per alignment variant; mode "ratio" (to glibc) or "ns"."""
+    data, omitted = freelist_series(res)
+    if not data:
+        return False
+    if mode == "ratio":
+        omitted_out.extend(omitted)
+    variants = sorted(data)
+    ns_all = sorted({n for v in data.values() for pts in v.values() for n in pts})
+    keys = []
+    for v in variants:
+        for k in data[v]:
+            if k not in keys:
+                keys.append(k)
+    colors = color_map(keys)
+    fig, axes = plt.subplots(1, len(variants), figsize=FIGSIZE, squeeze=False, sharey=(mode == "ratio"))
+    for ax, v in zip(axes[0], variants):
+        for k, pts in data[v].items():
+            xs = [ns_all.index(n) for n in sorted(pts)]
+            ys = [pts[n][0] if mode == "ns" else pts[n][1] for n in sorted(pts)]
+            if any(y is None for y in ys):
+                continue
+            ours = k.startswith("libvais_alloc")
+            ax.plot(xs, ys, "-o" if ours else "--.", color=colors[k], label=k, linewidth=2.4 if ours else 1.4,
+                    markersize=6 if ours else 5, zorder=3 if ours else 2)
+            if ours or mode == "ns":
+                for x, n in list(zip(xs, sorted(pts)))[0 if ours else -1:]:
+                    y = pts[n][0] if mode == "ns" else pts[n][1]
+                    ax.annotate(f"{compact(pts[n][0])} ns" if ours else compact(pts[n][0]), (x, y),
+                                textcoords="offset points", xytext=(0, 8) if ours else (6, -9), fontsize=7.5,
+                                ha="center" if ours else "left", color=colors[k], zorder=5,
+                                bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8))
+        if mode == "ratio":
+            ax.axhline(1.0, color="#f28e2b", linewidth=1, linestyle=":")
+        ax.set_xticks(range(len(ns_all)))
+        ax.set_xticklabels([N_LABELS.get(n, f"{n:,}") for n in ns_all])
+        ax.set_xlim(-0.3, len(ns_all) - 0.55)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.08)
+        ax.set_xlabel("live blocks N")
+        ax.set_title(f"sizes 16-1024 B, {v}", fontsize=10)
+        ax.grid(True, alpha=0.3)
+    if mode == "ratio":
+        axes[0][0].set_ylabel("median ns per step / glibc's (1 = glibc)")
+        title = "Free list, steady state: time relative to glibc malloc/free, lower is better"
+    else:
+        axes[0][0].set_ylabel(f"median ns per step ({res['reps']} reps)")
+        title = "Free list, steady state: ns per step (free + alloc) against N, lower is better"
+    fig.suptitle(title, fontsize=11.5)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    extra = "ratio to glibc: glibc is the dotted line at 1" if mode == "ratio" else "one step = free a random live block + allocate one"
+    if omitted:
+        extra += "; linked_list_allocator not drawn (outliers.png)"
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(labels)), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.04))
+    fig.text(0.01, 0.005, extra, fontsize=7.5)
+    fig.tight_layout(rect=(0, 0.12, 1, 0.95))
+    fig.subplots_adjust(top=0.86)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return True
 
+
+def trace_chart(plt, res, path, omitted):
+    """ns per traced call and footprint / peak live bytes, one panel each."""
+    ws = [w for w in res["workloads"] if w["group"] == "trace"]
+    if not ws:
+        return False
+    order = []
+    for w in ws:
+        for r in w["rows"]:
+            k = legend_key(r)
+            if k not in order and not is_outlier(w, r):
+                order.append(k)
+    colors = color_map(order)
+    fig, axes = plt.subplots(1, 2, figsize=FIGSIZE, squeeze=False)
+    for ax, metric in zip(axes[0], ("ns", "footprint")):
+        top = 0
+        for i, w in enumerate(ws):
+            rows = [r for r in w["rows"] if r["median_ns"] is not None and not is_outlier(w, r)]
+            if metric == "footprint":
+                rows = [r for r in rows if "footprint/live" in (r.get("extra") or {})]
+            width = 0.8 / max(1, len(rows))
+            for j, r in enumerate(rows):
+                v = r["median_ns"] if metric == "ns" else r["extra"]["footprint/live"]
+                top = max(top, v)
+                x = i - 0.4 + width * (j + 0.5)
+                k = legend_key(r)
+                ax.bar(x, v, width * 0.92, color=colors[k], label=k if i == 0 else None,
+                       edgecolor="black" if r["kind"] == "ours" else "none", linewidth=0.8)
+                ax.text(x, v * 1.01, compact(v) if metric == "ns" else f"{v:.3f}", ha="center",
+                        va="bottom", fontsize=7)
+        ax.set_xticks(range(len(ws)))
+        ax.set_xticklabels([short_id(w["id"], "trace") for w in ws])
+        ax.set_ylim(0, top * 1.12)
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+        if metric == "ns":
+            ax.set_ylabel(f"median ns per traced call ({res['reps']} reps)")
+            ax.set_title("time", fontsize=10)
+        else:
+            ax.set_ylabel("peak footprint / peak live bytes")
+            ax.set_title("memory (1 = no overhead)", fontsize=10)
+    for w in ws:
+        omitted.extend((w, r) for r in w["rows"] if r["median_ns"] is not None and is_outlier(w, r))
+    fig.suptitle("Trace replays (malloc/free/realloc of real programs): lower is better", fontsize=11.5)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    fig.subplots_adjust(top=0.86)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return True
+
+
+def outlier_chart(plt, res, path, omitted):
+    """Horizontal bars on a log axis (they span several orders of
+    magnitude), each labelled with its ns and its multiple of glibc."""
+    seen, items = set(), []
+    for w, r in omitted:
+        if (w["id"], r["name"]) in seen or row_value(r) is None:
+            continue
+        seen.add((w["id"], r["name"]))
+        items.append((w, r))
+    # also the too-slow rows that no chart drew
+    for w in res["workloads"]:
+        for r in w["rows"]:
+            if r["median_ns"] is None and row_value(r) is not None and (w["id"], r["name"]) not in seen:
+                seen.add((w["id"], r["name"]))
+                items.append((w, r))
+    if not items:
+        return False
+    items.sort(key=lambda it: [x["id"] for x in res["workloads"]].index(it[0]["id"]))
+    keys = []
+    for _, r in items:
+        if legend_key(r) not in keys:
+            keys.append(legend_key(r))
+    colors = color_map(keys)
+    h = max(FIGSIZE[1], 0.32 * len(items) + 1.4)
+    fig, ax = plt.subplots(figsize=(FIGSIZE[0], h))
+    ys = list(range(len(items)))[::-1]
+    big = max(row_value(r) for _, r in items)
+    for y, (w, r) in zip(ys, items):
+        v = row_value(r)
+        est = r["median_ns"] is None
+        ax.barh(y, v, 0.7, color=colors[legend_key(r)], hatch="//" if est else None,
+                edgecolor="white" if est else "none")
+        # its multiple of glibc's row, or of libvais_alloc's for glibc's own rows
+        if r["name"].startswith("glibc"):
+            ref, refname = next((x for x in w["rows"] if x["kind"] == "ours"), None), "libvais_alloc"
+        else:
+            ref, refname = next((x for x in w["rows"] if is_glibc(x)), None), "glibc"
+        txt = (">= " if est and "lower bound" in (r["note"] or "") else "~" if est else "") + f"{compact(v)}"
+        txt += " ns" if not txt.endswith("s") else ""
+        if ref and ref["median_ns"]:
+            m = v / ref["median_ns"]
+            txt += f" = {m:,.0f}x {refname}" if m >= 10 else f" = {m:.1f}x {refname}"
+        if est:
+            txt += " (est.)"
+        ax.text(v * 1.15, y, txt, va="center", fontsize=7.5)
+    ax.set_yticks(ys)
+    ax.set_yticklabels([f"{w['id']}: {legend_key(r).replace(' (inlined Rust)', '')}" for w, r in items], fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlim(right=big * 80)
+    ax.set_xlabel("median ns per op (LOG scale: these span orders of magnitude)")
+    fig.suptitle(f"Outliers (linked_list_allocator; rows > {OUTLIER_FACTOR}x their workload's median): "
+                 "ns per op, lower is better", fontsize=11)
+    ax.grid(True, axis="x", which="major", alpha=0.3)
+    ax.set_axisbelow(True)
+    fig.text(0.01, 0.01, "hatched: too slow to finish, estimated from a short probe", fontsize=7.5)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return True
+
+
+# (group, chart file, title); each is embedded in its section of BENCHMARKS.md
+CHARTS = [
+    ("bump", "bump.png", "Bump"),
+    ("pool", "pool.png", "Pool"),
+    ("stack", "stack.png", "Stack"),
+    ("freelist", "freelist.png", "Free list"),
+    ("freelist", "freelist_scaling.png", "Free list"),
+    ("inlined", "inlined.png", "Free list without the C ABI (inlined cores)"),
+    ("global", "global.png", "Global"),
+    ("trace", "trace.png", "Trace replays"),
+]
+
+
+def charts(res, out_dir):
+    """Draws every chart; returns the files written, or None when
+    matplotlib is missing."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    variants = sorted(data)
-    fig, axes = plt.subplots(1, len(variants), figsize=(6.5 * len(variants), 5), squeeze=False)
-    for ax, v in zip(axes[0], variants):
-        for name, pts in sorted(data[v].items()):
-            pts.sort()
-            style = "-o" if "vais_alloc" in name else "--." if "floor" in name else "-."
-            lw = 2.5 if "vais_alloc" in name else 1.3
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name, linewidth=lw)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("live blocks (N)")
-        ax.set_ylabel("median ns per step (free + alloc)")
-        ax.set_title(f"Free-list steady state, sizes 16-1024 B, {v}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-
-
-def chart_fallback(data, path):
-    """A plain raster chart (no text) when matplotlib is missing."""
-    import math
-
-    W, H, M = 900, 420, 40
-    img = [[(255, 255, 255)] * W for _ in range(H)]
-    colors = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)]
-    variants = sorted(data)
-    pw = (W - M * (len(variants) + 1)) // max(1, len(variants))
-    allv = [p[1] for v in data.values() for pts in v.values() for p in pts] or [1]
-    lo, hi = math.log10(min(allv)), math.log10(max(allv)) + 1e-9
-
-    def line(x0, y0, x1, y1, c):
-        n = int(max(abs(x1 - x0), abs(y1 - y0))) + 1
-        for i in range(n + 1):
-            x = int(x0 + (x1 - x0) * i / n)
-            y = int(y0 + (y1 - y0) * i / n)
-            for dx in (0, 1):
-                for dy in (0, 1):
-                    if 0 <= x + dx < W and 0 <= y + dy < H:
-                        img[y + dy][x + dx] = c
-
-    for k, v in enumerate(variants):
-        ox = M + k * (pw + M)
-        line(ox, H - M, ox + pw, H - M, (0, 0, 0))
-        line(ox, M, ox, H - M, (0, 0, 0))
-        for j, (name, pts) in enumerate(sorted(data[v].items())):
-            pts.sort()
-            xy = [
-                (ox + (math.log10(x) - 2) / 4 * pw, H - M - (math.log10(y) - lo) / (hi - lo) * (H - 2 * M))
-                for x, y in pts
-            ]
-            for a, b in zip(xy, xy[1:]):
-                line(a[0], a[1], b[0], b[1], colors[j % len(colors)])
-    raw = b"".join(b"\x00" + bytes(c for px in row for c in px) for row in img)
-
-    def chunk(t, d):
-        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    with open(path, "wb") as f:
-        f.write(png)
+    os.makedirs(out_dir, exist_ok=True)
+    written, omitted = [], []
+    for group, fname, title in CHARTS:
+        path = os.path.join(out_dir, fname)
+        if fname == "freelist.png":
+            ok = freelist_chart(plt, res, path, "ratio", omitted)
+        elif fname == "freelist_scaling.png":
+            ok = freelist_chart(plt, res, path, "ns", omitted)
+        elif group == "trace":
+            ok = trace_chart(plt, res, path, omitted)
+        else:
+            ok = bar_chart(plt, res, group, title, path, omitted)
+        if ok:
+            written.append(fname)
+    if outlier_chart(plt, res, os.path.join(out_dir, "outliers.png"), omitted):
+        written.append("outliers.png")
+    return written
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default=os.path.join(HERE, "results", "results.json"))
     ap.add_argument("--markdown", default=os.path.join(ROOT, "BENCHMARKS.md"))
-    ap.add_argument("--chart", default=os.path.join(HERE, "results", "freelist_scaling.png"))
-    ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"))
+    ap.add_argument("--charts", default=os.path.join(HERE, "results"),
+                    help="directory the PNGs are written to (<group>.png, freelist_scaling.png, outliers.png)")
+    ap.add_argument("--readme", default=os.path.join(ROOT, "README.md"),
+                    help="README whose bench-table is rewritten ('' to leave it alone)")
     a = ap.parse_args()
     with open(a.results) as f:
         res = json.load(f)
-    data = series(res)
-    if data:
-        try:
-            chart_matplotlib(data, a.chart)
-        except ImportError:
-            chart_fallback(data, a.chart)
-        print(f"report: chart {a.chart}")
-    chart_rel = os.path.relpath(os.path.abspath(a.chart), os.path.dirname(os.path.abspath(a.markdown)))
+    written = charts(res, a.charts)
+    if written is None:
+        print("report: charts skipped: matplotlib missing (python3 -m pip install matplotlib); "
+              "BENCHMARKS.md embeds the charts of an earlier run", file=sys.stderr)
+    else:
+        for name in written:
+            print(f"report: chart {os.path.join(a.charts, name)}")
+    chart_rel = os.path.relpath(os.path.abspath(a.charts), os.path.dirname(os.path.abspath(a.markdown)))
     with open(a.markdown, "w") as f:
-        f.write(markdown(res, chart_rel))
+        f.write(markdown(res, a.charts, chart_rel, a.results, written))
     print(f"report: {a.markdown}")
-    update_readme(res, a.readme)
+    if a.readme:
+        update_readme(res, a.readme)
 
 
 if __name__ == "__main__":
