@@ -20,6 +20,37 @@
 /* Generated file: regenerate with `make header`. */
 
 #include <stdint.h>
+/*
+ * Helpers every caller would otherwise write by hand (C99, C11 and C++11 or
+ * newer alike).
+ *
+ * VAIS_LAYOUT_OF(T) is the layout of one T, VAIS_LAYOUT_ARRAY_OF(T, n) of
+ * n of them (a failed layout, as from layout_array, on overflow):
+ *     Allocation a = bump_alloc(arena, VAIS_LAYOUT_ARRAY_OF(float, 256));
+ * VAIS_PTR(T, address) is the int64_t address of an Allocation as a T *,
+ * vais_addr(p) a pointer as the int64_t the functions take:
+ *     float *v = VAIS_PTR(float, a.ptr);
+ *     pool_dealloc(pool, vais_addr(node));
+ */
+#if defined(__cplusplus)
+#define VAIS_ALIGNOF(T) ((int64_t)alignof(T))
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define VAIS_ALIGNOF(T) ((int64_t)_Alignof(T))
+#elif defined(__GNUC__) || defined(__clang__)
+#define VAIS_ALIGNOF(T) ((int64_t)__alignof__(T))
+#else
+#include <stddef.h>
+#define VAIS_ALIGNOF(T) ((int64_t)offsetof(struct { char vais_c_; T vais_t_; }, vais_t_))
+#endif
+#define VAIS_LAYOUT_OF(T) layout_new((int64_t)sizeof(T), VAIS_ALIGNOF(T))
+#define VAIS_LAYOUT_ARRAY_OF(T, n) layout_array((int64_t)sizeof(T), VAIS_ALIGNOF(T), (int64_t)(n))
+#define VAIS_PTR(T, address) ((T *)vais_ptr(address))
+
+/* An address from an Allocation (0: none) as a pointer (NULL). */
+static inline void *vais_ptr(int64_t address) { return (void *)(intptr_t)address; }
+/* A pointer as the int64_t address the functions take. */
+static inline int64_t vais_addr(const void *pointer) { return (int64_t)(intptr_t)pointer; }
+
 
 // Alignment of every chunk (as of every buffer the library allocates).
 #define CHUNK_ALIGN 16
@@ -128,7 +159,15 @@ typedef struct Layout {
 
 // The result of an allocation: `ptr == 0` means it failed (see
 // `vais_alloc_last_error()`), otherwise `size >= layout.size` bytes at
-// `ptr` are the caller's to use.
+// `ptr` are the caller's to use. What `size` is, by family:
+// - global, bump, stack: `layout.size`, exactly;
+// - pool (through `allocator_alloc`): the pool's block size;
+// - free list: the block's usable size, at least `layout.size` (a
+//   multiple of 8: the rounding of the size classes is the caller's to
+//   use, and `freelist_realloc` within it stays in place).
+//
+// Pass the original layout (not `size`) back to the functions that take
+// one.
 typedef struct Allocation {
   // Address of the block, or 0 on failure.
   int64_t ptr;
@@ -318,6 +357,11 @@ int64_t allocator_caps(struct VaisAllocator allocator);
 // two) from the system allocator. A zero size gives a unique pointer that
 // `global_dealloc` accepts. Returns `{0, 0}` on failure
 // (`VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_OUT_OF_MEMORY`).
+//
+// The block comes from `malloc` (alignments up to 16) or `posix_memalign`
+// (above), so C's `free()` may release it too, in place of
+// `global_dealloc`; C's `realloc()` only keeps alignments up to 16 (use
+// `global_realloc`).
 struct Allocation global_alloc(struct Layout layout);
 
 // Like `global_alloc`, with the block zero-filled.
@@ -326,6 +370,12 @@ struct Allocation global_alloc_zeroed(struct Layout layout);
 // Frees a block from `global_alloc*`/`global_realloc`; `ptr == 0` is a
 // no-op. An invalid `layout` sets `VAIS_ALLOC_E_INVALID_LAYOUT` and leaves
 // the block allocated.
+//
+// `layout` must be the one the block was allocated (or last reallocated)
+// with, as in every interface of this kind (C++'s sized delete, Rust's
+// `dealloc`). Today only its validity is checked, and any valid layout
+// frees the block (the system `free` needs none); a later version may
+// use it, so a mismatch is a bug in the caller even where it works.
 //
 // # Safety
 // `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.
@@ -414,6 +464,10 @@ int64_t bump_owns(struct BumpAllocator *bump, int64_t ptr);
 // Releases an owned buffer (a `bump_from_buffer` buffer is left to its
 // owner). The handle stays valid, empty, with capacity 0. Returns 0, or a
 // negative error code for a bad handle.
+//
+// Drop versus free: `bump_drop` empties the allocator and keeps the handle
+// (every pointer into it is dead; with an upstream it can serve again);
+// `bump_free` does the same and then releases the handle itself.
 //
 // # Safety
 // `bump` must be NULL or a live handle.
@@ -558,6 +612,10 @@ int64_t pool_reset(struct PoolAllocator *pool);
 // handle stays valid, with no blocks, and keeps its upstream. Returns 0,
 // or a negative error code for a bad handle.
 //
+// Drop versus free: `pool_drop` empties the allocator and keeps the handle
+// (every pointer into it is dead; with an upstream it can serve again);
+// `pool_free` does the same and then releases the handle itself.
+//
 // # Safety
 // `pool` must be NULL or a live handle.
 int64_t pool_drop(struct PoolAllocator *pool);
@@ -616,7 +674,9 @@ struct FreeListAllocator *freelist_new(int64_t capacity);
 // the number of blocks: from the current region, else from the other
 // regions in turn, else, with an upstream, from a new chunk that becomes
 // the current region. `size` in the result is the usable size of
-// the block (at least `layout.size`). Every block carries a 16-byte
+// the block (at least `layout.size`). Every payload is 16-byte aligned,
+// whatever `layout.align` asks (1 included), as `malloc`'s are; larger
+// alignments are honoured exactly. Every block carries a 16-byte
 // header and is at least 32 bytes with it; the header's first word is the
 // previous block's last 8 usable bytes while that block is in use, so a
 // block costs its usable size + 8. Returns
@@ -698,6 +758,10 @@ int64_t freelist_reset(struct FreeListAllocator *list);
 // freed); the handle stays valid, empty, capacity 0, and keeps its
 // upstream and limit. Returns 0, or a negative error code for a bad
 // handle.
+//
+// Drop versus free: `freelist_drop` empties the allocator and keeps the handle
+// (every pointer into it is dead; with an upstream it can serve again);
+// `freelist_free` does the same and then releases the handle itself.
 //
 // # Safety
 // `list` must be NULL or a live handle.
@@ -831,6 +895,10 @@ int64_t stack_depth(struct StackAllocator *stack);
 
 // Releases the buffer; the handle stays valid, empty, capacity 0. Returns
 // 0, or a negative error code for a bad handle.
+//
+// Drop versus free: `stack_drop` empties the allocator and keeps the handle
+// (every pointer into it is dead; with an upstream it can serve again);
+// `stack_free` does the same and then releases the handle itself.
 //
 // # Safety
 // `stack` must be NULL or a live handle.

@@ -163,6 +163,10 @@ pub unsafe extern "C" fn bump_owns(bump: *mut BumpAllocator, ptr: i64) -> i64 {
 /// owner). The handle stays valid, empty, with capacity 0. Returns 0, or a
 /// negative error code for a bad handle.
 ///
+/// Drop versus free: `bump_drop` empties the allocator and keeps the handle
+/// (every pointer into it is dead; with an upstream it can serve again);
+/// `bump_free` does the same and then releases the handle itself.
+///
 /// # Safety
 /// `bump` must be NULL or a live handle.
 #[no_mangle]

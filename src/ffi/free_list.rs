@@ -35,7 +35,9 @@ pub extern "C" fn freelist_new(capacity: i64) -> *mut FreeListAllocator {
 /// the number of blocks: from the current region, else from the other
 /// regions in turn, else, with an upstream, from a new chunk that becomes
 /// the current region. `size` in the result is the usable size of
-/// the block (at least `layout.size`). Every block carries a 16-byte
+/// the block (at least `layout.size`). Every payload is 16-byte aligned,
+/// whatever `layout.align` asks (1 included), as `malloc`'s are; larger
+/// alignments are honoured exactly. Every block carries a 16-byte
 /// header and is at least 32 bytes with it; the header's first word is the
 /// previous block's last 8 usable bytes while that block is in use, so a
 /// block costs its usable size + 8. Returns
@@ -188,6 +190,10 @@ pub unsafe extern "C" fn freelist_reset(list: *mut FreeListAllocator) -> i64 {
 /// freed); the handle stays valid, empty, capacity 0, and keeps its
 /// upstream and limit. Returns 0, or a negative error code for a bad
 /// handle.
+///
+/// Drop versus free: `freelist_drop` empties the allocator and keeps the handle
+/// (every pointer into it is dead; with an upstream it can serve again);
+/// `freelist_free` does the same and then releases the handle itself.
 ///
 /// # Safety
 /// `list` must be NULL or a live handle.

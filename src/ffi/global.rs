@@ -9,6 +9,11 @@ use crate::global::Global;
 /// two) from the system allocator. A zero size gives a unique pointer that
 /// `global_dealloc` accepts. Returns `{0, 0}` on failure
 /// (`VAIS_ALLOC_E_INVALID_LAYOUT`, `VAIS_ALLOC_E_OUT_OF_MEMORY`).
+///
+/// The block comes from `malloc` (alignments up to 16) or `posix_memalign`
+/// (above), so C's `free()` may release it too, in place of
+/// `global_dealloc`; C's `realloc()` only keeps alignments up to 16 (use
+/// `global_realloc`).
 #[no_mangle]
 pub extern "C" fn global_alloc(layout: Layout) -> Allocation {
     finish(
@@ -31,6 +36,12 @@ pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
 /// Frees a block from `global_alloc*`/`global_realloc`; `ptr == 0` is a
 /// no-op. An invalid `layout` sets `VAIS_ALLOC_E_INVALID_LAYOUT` and leaves
 /// the block allocated.
+///
+/// `layout` must be the one the block was allocated (or last reallocated)
+/// with, as in every interface of this kind (C++'s sized delete, Rust's
+/// `dealloc`). Today only its validity is checked, and any valid layout
+/// frees the block (the system `free` needs none); a later version may
+/// use it, so a mismatch is a bug in the caller even where it works.
 ///
 /// # Safety
 /// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.

@@ -184,6 +184,10 @@ pub unsafe extern "C" fn pool_reset(pool: *mut PoolAllocator) -> i64 {
 /// handle stays valid, with no blocks, and keeps its upstream. Returns 0,
 /// or a negative error code for a bad handle.
 ///
+/// Drop versus free: `pool_drop` empties the allocator and keeps the handle
+/// (every pointer into it is dead; with an upstream it can serve again);
+/// `pool_free` does the same and then releases the handle itself.
+///
 /// # Safety
 /// `pool` must be NULL or a live handle.
 #[no_mangle]

@@ -147,6 +147,10 @@ pub unsafe extern "C" fn stack_depth(stack: *mut StackAllocator) -> i64 {
 /// Releases the buffer; the handle stays valid, empty, capacity 0. Returns
 /// 0, or a negative error code for a bad handle.
 ///
+/// Drop versus free: `stack_drop` empties the allocator and keeps the handle
+/// (every pointer into it is dead; with an upstream it can serve again);
+/// `stack_free` does the same and then releases the handle itself.
+///
 /// # Safety
 /// `stack` must be NULL or a live handle.
 #[no_mangle]

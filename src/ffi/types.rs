@@ -23,7 +23,15 @@ pub struct Layout {
 
 /// The result of an allocation: `ptr == 0` means it failed (see
 /// `vais_alloc_last_error()`), otherwise `size >= layout.size` bytes at
-/// `ptr` are the caller's to use.
+/// `ptr` are the caller's to use. What `size` is, by family:
+/// - global, bump, stack: `layout.size`, exactly;
+/// - pool (through `allocator_alloc`): the pool's block size;
+/// - free list: the block's usable size, at least `layout.size` (a
+///   multiple of 8: the rounding of the size classes is the caller's to
+///   use, and `freelist_realloc` within it stays in place).
+///
+/// Pass the original layout (not `size`) back to the functions that take
+/// one.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Allocation {
