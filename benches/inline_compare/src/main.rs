@@ -11,6 +11,12 @@
 //! target/release/vais_inline_compare rlsf+pad 1000000 1000000
 //! ```
 //!
+//! `bump-ours` / `bump-bumpalo LIVE STEPS` (LIVE unused): a growing bump
+//! arena, fresh each round, serving STEPS allocations of 16 B from chunks
+//! of the global allocator (libvais_alloc's core, inlined as bumpalo is,
+//! against bumpalo): the `bump/growing` workload of `make bench` without the
+//! C ABI.
+//!
 //! `rlsf+pad` is rlsf with a chain of register-only work (no memory access)
 //! between the free and the allocation of every step: at N = 10^6 it shows
 //! that extra instructions cost far more than their own time when a step
@@ -19,7 +25,10 @@
 use std::alloc::Layout as CoreLayout;
 use std::ptr::NonNull;
 use std::time::Instant;
+use vais_alloc::bump::Bump;
 use vais_alloc::free_list::FreeList;
+use vais_alloc::global::Global;
+use vais_alloc::Allocator;
 
 /// The same configuration as the benchmark runner's rlsf peer.
 type Rlsf = rlsf::Tlsf<'static, u32, u16, 28, 16>;
@@ -46,10 +55,36 @@ fn report(name: &str, round: usize, started: Instant, steps: usize) {
 /// Rounds of register-only work per step in `rlsf+pad`.
 const PAD_ROUNDS: u32 = 60;
 
+/// A growing arena, fresh each round: `steps` allocations of 16 B.
+fn bump(which: &str, steps: usize, rounds: usize) {
+    let layout = CoreLayout::from_size_align(16, 8).expect("layout");
+    for round in 0..rounds {
+        let started = Instant::now();
+        let mut acc = 0usize;
+        if which == "bump-ours" {
+            let mut arena = Bump::new(0).expect("arena");
+            arena.set_upstream(Box::new(Global), 0).expect("upstream");
+            for _ in 0..steps {
+                let block = arena.alloc(std::hint::black_box(layout)).expect("alloc");
+                acc = acc.wrapping_add(block.ptr.as_ptr() as usize);
+            }
+        } else {
+            let arena = bumpalo::Bump::new();
+            for _ in 0..steps {
+                acc = acc.wrapping_add(
+                    arena.alloc_layout(std::hint::black_box(layout)).as_ptr() as usize
+                );
+            }
+        }
+        std::hint::black_box(acc);
+        report(which, round, started, steps);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 && args.len() != 5 {
-        eprintln!("usage: vais_inline_compare ours|rlsf|rlsf+pad LIVE STEPS [ROUNDS]");
+        eprintln!("usage: vais_inline_compare ours|rlsf|rlsf+pad|bump-ours|bump-bumpalo LIVE STEPS [ROUNDS]");
         std::process::exit(2);
     }
     let live: usize = args[2].parse().expect("LIVE is a number");
@@ -64,6 +99,7 @@ fn main() {
         .map(|_| ((rng.next() % live as u64) as usize, rng.size()))
         .collect();
     match args[1].as_str() {
+        "bump-ours" | "bump-bumpalo" => bump(&args[1], steps, rounds),
         "ours" => {
             let mut heap = FreeList::new(capacity).expect("free list");
             let layout = |size: usize| CoreLayout::from_size_align(size, 8).expect("layout");
@@ -131,7 +167,7 @@ fn main() {
             }
         }
         other => {
-            eprintln!("unknown allocator {other}: ours, rlsf or rlsf+pad");
+            eprintln!("unknown allocator {other}: ours, rlsf, rlsf+pad, bump-ours or bump-bumpalo");
             std::process::exit(2);
         }
     }
