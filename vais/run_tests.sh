@@ -9,12 +9,18 @@
 #   VAIS_LIB_DIR   where libvais_alloc.so is (default: <repo>/target/release)
 #   VAIS_BUILD_DIR where programs are built (default: <repo>/target/vais-tests)
 #   VAIS_CLANG     the clang that links the IR (default: clang)
+#   VAIS_VALGRIND=1  run each program under valgrind (errors and definite
+#                  leaks fail the test)
+#   VAIS_COMPILER_ROOT  the directory holding the compiler's std/ (default:
+#                  the source tree of VAISC, if it was built in place)
 #
 # A test is a program; it passes when it builds and exits 0 (each program
 # counts its own checks and prints `checks: N run, M failed`). One more
 # test, `binding-covers-header`, checks that vais/allocator.vais declares
 # every function include/vais_alloc.h exports. The last line printed is
 # `vais: N passed, M failed`; the exit status is 1 if any failed.
+# Tests named with_std_* also use modules of the compiler's own std; they
+# are skipped (and not counted) when that std is not found.
 #
 # How each program is built (the compiler's limits, handled here so that a
 # test is written as any Vais program):
@@ -36,17 +42,27 @@ lib_dir=${VAIS_LIB_DIR:-$repo/target/release}
 build_dir=${VAIS_BUILD_DIR:-$repo/target/vais-tests}
 clang=${VAIS_CLANG:-clang}
 
-if [[ -z "$vaisc" || ! -x "$vaisc" ]]; then
-    echo "vais: no vaisc: set VAISC=<path to vaisc> (see vais/README.md)" >&2
+setup_error() { # message: nothing could run
+    echo "vais: $1" >&2
+    echo "vais: 0 passed, 1 failed"
     exit 2
-fi
-if [[ ! -e "$lib_dir/libvais_alloc.so" ]]; then
-    echo "vais: $lib_dir/libvais_alloc.so not found: run 'make lib' first" >&2
-    exit 2
-fi
-if ! command -v "$clang" >/dev/null; then
-    echo "vais: $clang not found (apt-get install clang)" >&2
-    exit 2
+}
+[[ -n "$vaisc" && -x "$vaisc" ]] ||
+    setup_error "no vaisc at '${vaisc}': set VAISC=<path to vaisc> (see vais/README.md)"
+[[ -e "$lib_dir/libvais_alloc.so" ]] ||
+    setup_error "$lib_dir/libvais_alloc.so not found: run 'make lib' first"
+command -v "$clang" >/dev/null ||
+    setup_error "$clang not found (apt-get install clang)"
+
+# The compiler's own std (for tests that use other std modules beside
+# std/allocator): VAIS_COMPILER_ROOT, else the source tree vaisc was built
+# in (<root>/target/release/vaisc). Reached through VAIS_DEP_PATHS, which
+# the compiler consults only for modules the std root (ours) lacks.
+compiler_root=${VAIS_COMPILER_ROOT:-$(cd "$(dirname "$vaisc")/../.." 2>/dev/null && pwd)}
+if [[ -n "$compiler_root" && -f "$compiler_root/std/math.vais" ]]; then
+    export VAIS_DEP_PATHS="$compiler_root${VAIS_DEP_PATHS:+:$VAIS_DEP_PATHS}"
+else
+    compiler_root=
 fi
 
 export VAIS_STD_PATH="$here/std"
@@ -93,6 +109,10 @@ fi
 
 for t in "${tests[@]}"; do
     name=$(basename "$t" .vais)
+    if [[ $name == with_std_* && -z "$compiler_root" ]]; then
+        echo "---- $name: skipped (needs the compiler's std: set VAIS_COMPILER_ROOT)"
+        continue
+    fi
     src="$build_dir/src/$name.vais"
     exe="$build_dir/$name"
     cp "$t" "$src"
@@ -110,7 +130,12 @@ for t in "${tests[@]}"; do
         record "$name" 1
         continue
     fi
-    "$exe"
+    if [[ ${VAIS_VALGRIND:-0} == 1 ]]; then
+        valgrind -q --error-exitcode=99 --leak-check=full \
+            --errors-for-leak-kinds=definite,indirect "$exe"
+    else
+        "$exe"
+    fi
     record "$name" $?
 done
 
