@@ -847,6 +847,25 @@ int64_t freelist_set_limit(struct FreeListAllocator *list, int64_t max_bytes);
 // `list` must be NULL or a live handle.
 int64_t freelist_capacity(struct FreeListAllocator *list);
 
+// Turns the front-end cache on (`on == 1`, the default) or off
+// (`on == 0`). The cache keeps up to 8 recently freed blocks of each small
+// size (blocks of 32 to 1040 bytes: requests up to 1032 bytes at
+// alignments up to 16) whole and hands them out again before searching
+// the size classes; nothing a caller can see changes but the speed: every
+// free is still validated (a second free of a cached block is
+// `VAIS_ALLOC_E_DOUBLE_FREE`), `freelist_remaining` and
+// `freelist_total_allocated` count cached blocks as free, and a request
+// fails with `VAIS_ALLOC_E_EXHAUSTED` only if it would with nothing cached
+// (the cache is merged back and the request retried first). Off, every
+// free merges at once (the bounded, real-time behaviour): turning it off
+// merges the cached blocks now. Returns 0, or with nothing changed
+// `VAIS_ALLOC_E_INVALID_ARGUMENT` (`on` neither 0 nor 1) or a bad
+// handle's code.
+//
+// # Safety
+// `list` must be NULL or a live handle.
+int64_t freelist_set_cache(struct FreeListAllocator *list, int64_t on);
+
 // Creates a stack owning a `capacity`-byte buffer (16-byte aligned).
 // Capacity 0 is valid (every push is then `VAIS_ALLOC_E_EXHAUSTED`).
 // Returns NULL on a negative capacity (`VAIS_ALLOC_E_INVALID_ARGUMENT`) or

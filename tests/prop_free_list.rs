@@ -201,6 +201,11 @@ struct Model {
     /// Payload addresses handed out and freed since.
     stale: Vec<usize>,
     dropped: bool,
+    /// The front-end cache is on: `largest_free_block` (which flushes it)
+    /// is read only after a refusal and every 16th step, so that the
+    /// cache is exercised; a refused request must then be larger than
+    /// what the flushed heap holds.
+    cache: bool,
 }
 
 impl Model {
@@ -328,7 +333,9 @@ impl Model {
         let total = self.total();
         prop_assert_eq!(list.total_allocated(), total);
         prop_assert_eq!(list.remaining(), capacity - total);
-        prop_assert!(list.largest_free_block() + OVERHEAD <= (capacity - total).max(OVERHEAD));
+        if !self.cache || self.live.len() % 16 == 0 {
+            prop_assert!(list.largest_free_block() + OVERHEAD <= (capacity - total).max(OVERHEAD));
+        }
         let mut spans = Vec::with_capacity(self.live.len());
         for (&ptr, &(size, filled, id)) in &self.live {
             // The header word is part of the block: no other block may use it.
@@ -355,8 +362,14 @@ fn new_with_start(capacity: usize) -> Result<(CFreeList, usize), TestCaseError> 
 /// Runs `ops` against a fresh free list of `capacity` bytes and the model,
 /// checking everything after every step. The test writes its pattern over
 /// at most `fill_limit` bytes of each allocation.
-fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), TestCaseError> {
+fn run_model(
+    capacity: usize,
+    ops: Vec<Op>,
+    fill_limit: usize,
+    cache: bool,
+) -> Result<(), TestCaseError> {
     let (mut list, start) = new_with_start(capacity)?;
+    list.set_cache(cache).unwrap();
     let fresh_largest = list.largest_free_block();
     let (mut other, _) = new_with_start(256)?;
     let foreign = other.alloc(Layout::new(8, 8)).unwrap().ptr;
@@ -366,11 +379,18 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
         live: BTreeMap::new(),
         stale: Vec::new(),
         dropped: false,
+        cache,
     };
     model.check(&list)?;
     for (step, op) in ops.into_iter().enumerate() {
-        let before = snapshot(&list);
-        let largest = before.2;
+        let before = snapshot(&list, cache);
+        // With the cache on, read only once the call is refused (see
+        // `Model::cache`); a success is then judged by the model alone.
+        let largest_after = |list: &CFreeList, refused: bool| match (cache, refused) {
+            (false, _) => before.2,
+            (true, true) => list.largest_free_block(),
+            (true, false) => usize::MAX,
+        };
         let id = step as u64;
         match op {
             Op::Alloc {
@@ -379,8 +399,9 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                 fill_all,
             } => {
                 let layout = Layout::new(size, align);
-                let expect = model.expect_alloc(size, align, largest);
                 let got = list.alloc(layout);
+                let largest = largest_after(&list, got.is_err());
+                let expect = model.expect_alloc(size, align, largest);
                 let what = format!("step {step}: alloc {layout:?}");
                 match (&expect, got) {
                     (Expect::Succeed | Expect::Either, Ok(a)) => {
@@ -402,7 +423,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                     ),
                 }
                 if got.is_err() {
-                    let after = snapshot(&list);
+                    let after = snapshot(&list, cache);
                     prop_assert_eq!(before, after, "{}: a refusal changed the state", what);
                 }
             }
@@ -422,7 +443,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                         Ok(()) => prop_assert!(false, "{}: accepted", what),
                         Err(g) => model.check_refusal(a, g, &what)?,
                     }
-                    let after = snapshot(&list);
+                    let after = snapshot(&list, cache);
                     prop_assert_eq!(before, after, "{}: a refusal changed the state", what);
                 }
             }
@@ -437,19 +458,21 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                 let layout = Layout::new(size, align);
                 let what = format!("step {step}: realloc of {a:#x} ({target:?}) to {layout:?}");
                 let old = model.live.get(&a).copied();
-                let expect = if !core_layout_ok(size, align) {
-                    Expect::Fail(Error::InvalidLayout)
-                } else if address == 0 {
-                    model.expect_alloc(size, align, largest)
-                } else if old.is_some() {
-                    // It must succeed where the allocation it falls back
-                    // to must; in place, it may succeed where that fails.
-                    match model.expect_alloc(size, align, largest) {
-                        Expect::Succeed => Expect::Succeed,
-                        _ => Expect::Either,
+                let expect = |largest: usize| {
+                    if !core_layout_ok(size, align) {
+                        Expect::Fail(Error::InvalidLayout)
+                    } else if address == 0 {
+                        model.expect_alloc(size, align, largest)
+                    } else if old.is_some() {
+                        // It must succeed where the allocation it falls back
+                        // to must; in place, it may succeed where that fails.
+                        match model.expect_alloc(size, align, largest) {
+                            Expect::Succeed => Expect::Succeed,
+                            _ => Expect::Either,
+                        }
+                    } else {
+                        Expect::Refused
                     }
-                } else {
-                    Expect::Refused
                 };
                 // What must survive a move: the first min(old usable, new
                 // size) bytes, copied before the call.
@@ -461,6 +484,8 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                     (windows, bytes)
                 });
                 let got = list.realloc(address, layout);
+                let largest = largest_after(&list, got.is_err());
+                let expect = expect(largest);
                 match (&expect, got) {
                     (Expect::Succeed | Expect::Either, Ok(moved)) => {
                         if let Some((windows, bytes)) = kept {
@@ -499,7 +524,7 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
                     ),
                 }
                 if got.is_err() {
-                    let after = snapshot(&list);
+                    let after = snapshot(&list, cache);
                     prop_assert_eq!(before, after, "{}: a refusal changed the state", what);
                 }
             }
@@ -535,11 +560,12 @@ fn run_model(capacity: usize, ops: Vec<Op>, fill_limit: usize) -> Result<(), Tes
 
 /// What the free list reports: (total allocated, remaining, largest free
 /// block), to prove a refused call changed nothing.
-fn snapshot(list: &CFreeList) -> (usize, usize, usize) {
+fn snapshot(list: &CFreeList, cache: bool) -> (usize, usize, usize) {
     (
         list.total_allocated(),
         list.remaining(),
-        list.largest_free_block(),
+        // It flushes the cache: read with the cache off only.
+        if cache { 0 } else { list.largest_free_block() },
     )
 }
 proptest! {
@@ -554,7 +580,8 @@ proptest! {
         ],
         ops in sequence(op(), Op::DropBuffer),
     ) {
-        run_model(capacity, ops, usize::MAX)?;
+        run_model(capacity, ops.clone(), usize::MAX, false)?;
+        run_model(capacity, ops, usize::MAX, true)?;
     }
 
     /// The same model over heaps of 1 MiB to 256 MiB (zero-filled by the
@@ -565,7 +592,8 @@ proptest! {
         capacity in (1usize << 20)..=(1 << 28),
         ops in prop::collection::vec(large_op(), 1..120),
     ) {
-        run_model(capacity, ops, 64)?;
+        run_model(capacity, ops.clone(), 64, false)?;
+        run_model(capacity, ops, 64, true)?;
     }
 
     /// Fill with random sizes until a request is refused, then with

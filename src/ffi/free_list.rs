@@ -4,6 +4,7 @@ use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, pointer, to_i64, Allocation, Layout};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::allocator::Allocator;
+use crate::error::Error;
 use crate::free_list::FreeList;
 
 /// Opaque handle of a free-list allocator (Vais code holds it in an `i64`).
@@ -54,6 +55,26 @@ pub unsafe extern "C" fn freelist_alloc(
     list: *mut FreeListAllocator,
     layout: Layout,
 ) -> Allocation {
+    // SAFETY: forwarded from this function's contract.
+    if let Ok(core) = unsafe { core_of(list) } {
+        // The layout is checked by the cache's own test (it serves only
+        // valid small layouts), and in full on the way to the heap.
+        if let Some(block) = core.alloc_cached(layout.size as u64, layout.align as u64) {
+            return block.into();
+        }
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { freelist_alloc_heap(list, layout) }
+}
+
+/// `freelist_alloc` once the front-end cache has no block for it: the
+/// current region's size classes. Out of line (and a tail call), so that
+/// a cache hit needs no stack frame.
+///
+/// # Safety
+/// As for `freelist_alloc`.
+#[inline(never)]
+unsafe fn freelist_alloc_heap(list: *mut FreeListAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
     if let Ok(core) = unsafe { core_of(list) } {
         if let Ok(checked) = layout.check() {
@@ -124,6 +145,26 @@ pub unsafe extern "C" fn freelist_realloc(
 /// `list` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    if let Ok(core) = unsafe { core_of(list) } {
+        if let Some(ptr) = pointer(ptr) {
+            if core.dealloc_cached(ptr) {
+                return 0;
+            }
+        }
+    }
+    // SAFETY: forwarded from this function's contract.
+    unsafe { freelist_dealloc_heap(list, ptr) }
+}
+
+/// `freelist_dealloc` of a block the front-end cache does not take (or a
+/// pointer it refuses): validated in full and merged. Out of line (and a
+/// tail call), so that a cached free needs no stack frame.
+///
+/// # Safety
+/// As for `freelist_dealloc`.
+#[inline(never)]
+unsafe fn freelist_dealloc_heap(list: *mut FreeListAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
         unsafe { core_of(list) }
@@ -320,4 +361,33 @@ pub unsafe extern "C" fn freelist_set_limit(list: *mut FreeListAllocator, max_by
 pub unsafe extern "C" fn freelist_capacity(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(list) }.map(|core| to_i64(core.capacity())))
+}
+
+/// Turns the front-end cache on (`on == 1`, the default) or off
+/// (`on == 0`). The cache keeps up to 8 recently freed blocks of each small
+/// size (blocks of 32 to 1040 bytes: requests up to 1032 bytes at
+/// alignments up to 16) whole and hands them out again before searching
+/// the size classes; nothing a caller can see changes but the speed: every
+/// free is still validated (a second free of a cached block is
+/// `VAIS_ALLOC_E_DOUBLE_FREE`), `freelist_remaining` and
+/// `freelist_total_allocated` count cached blocks as free, and a request
+/// fails with `VAIS_ALLOC_E_EXHAUSTED` only if it would with nothing cached
+/// (the cache is merged back and the request retried first). Off, every
+/// free merges at once (the bounded, real-time behaviour): turning it off
+/// merges the cached blocks now. Returns 0, or with nothing changed
+/// `VAIS_ALLOC_E_INVALID_ARGUMENT` (`on` neither 0 nor 1) or a bad
+/// handle's code.
+///
+/// # Safety
+/// `list` must be NULL or a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn freelist_set_cache(list: *mut FreeListAllocator, on: i64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    finish(unsafe { core_of(list) }.and_then(|core| match on {
+        0 | 1 => {
+            core.set_cache(on == 1);
+            Ok(0)
+        }
+        _ => Err(Error::InvalidArgument),
+    }))
 }

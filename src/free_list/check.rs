@@ -3,6 +3,7 @@
 //! documentation, without trusting the headers and links it checks, and of
 //! the regions' own bookkeeping.
 
+use super::cache::CACHED;
 use super::class::{class_of, FL_COUNT, FL_SLOTS, SL_COUNT};
 use super::header::{State, FREE, PREV_FREE, SIZE_MASK};
 use super::regions::{Origin, Regions};
@@ -25,8 +26,18 @@ impl FreeList {
         let mut prev_free = false;
         let mut allocated = 0;
         let mut free_blocks = 0;
+        let mut cached = Vec::new();
         while offset < self.heap_len {
-            let word = self.buffer.read_word(offset + 8);
+            let mut word = self.buffer.read_word(offset + 8);
+            if word & CACHED != 0 {
+                // A cached block: a block in use with one more bit, counted
+                // as free, and in the cache exactly once (checked below).
+                cached.push(offset as u64);
+                word ^= CACHED;
+                if word & FREE != 0 {
+                    return Err(format!("block {offset}: cached and free"));
+                }
+            }
             let size = (word & SIZE_MASK) as usize;
             let free = word & FREE != 0;
             if !self.is_header(word, offset, State::free_if(free)) {
@@ -55,7 +66,7 @@ impl FreeList {
                 if !self.list_contains(first, second, offset) {
                     return Err(format!("free block {offset} not in its class list"));
                 }
-            } else {
+            } else if cached.last() != Some(&(offset as u64)) {
                 allocated += size;
             }
             prev_size = size;
@@ -64,6 +75,13 @@ impl FreeList {
         }
         if offset != self.heap_len {
             return Err(format!("blocks end at {offset}, heap at {}", self.heap_len));
+        }
+        let mut slots: Vec<u64> = self.cache.offsets().collect();
+        slots.sort_unstable();
+        if slots != cached {
+            return Err(format!(
+                "the cache holds blocks {slots:?}, the headers say {cached:?}"
+            ));
         }
         if allocated != self.allocated {
             return Err(format!(

@@ -306,7 +306,8 @@ impl FreeList {
             return Err(if self.is_header(word, offset, State::Free) {
                 Error::DoubleFree
             } else {
-                Error::ForeignPointer
+                self.cached_refusal(word, offset)
+                    .unwrap_or(Error::ForeignPointer)
             });
         }
         let mut valid = Valid {

@@ -114,6 +114,7 @@
 //!    and from the current one, and every chunk held is the memory of
 //!    exactly one region.
 
+mod cache;
 mod check;
 mod class;
 mod header;
@@ -130,6 +131,8 @@ mod seglists;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_cache;
+#[cfg(test)]
 mod tests_integrity;
 #[cfg(test)]
 mod tests_regions;
@@ -138,6 +141,7 @@ use crate::allocator::{nonnull, Block};
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::keyed_check::{new_key, KeyedCheck};
+use cache::Cache;
 use class::{block_size_for, class_at_least, class_of, usable, FL_SLOTS, SL_COUNT, SMALL_LIMIT};
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -209,6 +213,8 @@ pub struct FreeList {
     /// The other regions, the upstream and the limit; `None` until one of
     /// them is set (always `None` in the other regions themselves).
     regions: Option<Box<Regions>>,
+    /// Recently freed small blocks, not merged yet (see `cache.rs`).
+    cache: Cache,
 }
 
 impl FreeList {
@@ -250,6 +256,7 @@ impl FreeList {
             second_maps: [0; FL_SLOTS],
             heads: [[NONE; SL_COUNT]; FL_SLOTS],
             regions: None,
+            cache: Cache::new(),
         };
         list.state_flip = list.magic_base ^ list.magic_base_free ^ FREE;
         if heap_len >= MIN_BLOCK {
@@ -372,6 +379,11 @@ impl FreeList {
         let Some(needed) = block_size_for(layout.size()) else {
             return missed(self, usize::MAX, layout.align());
         };
+        if layout.align() <= cache::MAX_ALIGN {
+            if let Some(block) = self.cached_block(needed, layout.align()) {
+                return found(block);
+            }
+        }
         let Some(Found {
             offset,
             size,
@@ -481,6 +493,10 @@ impl FreeList {
             Ok(valid) => valid,
             Err(error) => return self.dealloc_elsewhere(self.offset_of(address), error),
         };
+        // SAFETY: `validate` accepted the block.
+        if unsafe { self.cache_block(offset, size, header) } {
+            return Ok(());
+        }
         // Exact for every genuine block; saturating, so that not even a
         // forged header can make it panic.
         self.allocated = self.allocated.saturating_sub(size);

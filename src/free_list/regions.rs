@@ -140,7 +140,11 @@ impl FreeList {
     /// The largest `size` for which `alloc(Layout { size, align: 8 })` would
     /// succeed now without asking the upstream (0 if none would, which 0
     /// also means when only zero-size requests fit).
-    pub fn largest_free_block(&self) -> usize {
+    ///
+    /// It flushes the front-end cache first, so that the answer is what a
+    /// request would find (an allocation flushes it before it fails).
+    pub fn largest_free_block(&mut self) -> usize {
+        self.flush_cache();
         self.heaps().map(FreeList::largest_here).max().unwrap_or(0)
     }
 
@@ -163,7 +167,9 @@ impl FreeList {
             regions.release_all();
         }
         self.buffer.release();
+        let cache_on = self.cache_on();
         *self = FreeList::over(Buffer::empty(), 0);
+        self.cache_set_limit(cache_on);
         self.regions = regions;
     }
 
@@ -272,6 +278,7 @@ impl FreeList {
         // SAFETY: the same range, zero-filled just now.
         *heap = unsafe { heap_over(start, heap_capacity)? };
         self.with_regions(|regions, current| {
+            heap.cache_set_limit(current.cache_on());
             if heap_capacity > current.capacity.saturating_sub(current.allocated) {
                 regions.swap_in(current, heap, Origin::Caller);
             } else {
@@ -302,6 +309,15 @@ impl FreeList {
         // it, with the same usable size.
         let layout =
             Layout::from_size_align(usable(needed), align).map_err(|_| Error::Exhausted)?;
+        // Exhaustion is exact: the cached blocks of this region are merged
+        // back before it counts as full (each other region does the same
+        // when it misses).
+        if self.cache.len() > 0 {
+            self.flush_cache_here();
+            if let Some(block) = self.alloc_then(layout, Some, |_, _, _| None) {
+                return Ok(block);
+            }
+        }
         self.with_regions(|regions, current| regions.alloc(current, layout))
             .unwrap_or(Err(Error::Exhausted))
     }
@@ -364,7 +380,9 @@ impl FreeList {
     fn clear_here(&mut self) {
         let regions = self.regions.take();
         let buffer = core::mem::replace(&mut self.buffer, Buffer::empty());
+        let cache_on = self.cache_on();
         *self = FreeList::over(buffer, self.capacity);
+        self.cache_set_limit(cache_on);
         self.regions = regions;
     }
 
@@ -439,6 +457,7 @@ impl Regions {
     /// region becomes one of the others. Room for one more region must be
     /// reserved.
     fn swap_in(&mut self, current: &mut FreeList, mut heap: Box<FreeList>, origin: Origin) {
+        heap.cache_set_limit(current.cache_on());
         core::mem::swap(current, &mut *heap);
         let origin = core::mem::replace(&mut self.current, origin);
         self.keep(heap, origin);
@@ -484,7 +503,9 @@ impl Regions {
         self.others
             .retain(|region| region.origin != Origin::Chunk || is_kept(region.start));
         if self.current == Origin::Chunk && !is_kept(current.buffer.start()) {
+            let cache_on = current.cache_on();
             *current = FreeList::over(Buffer::empty(), 0);
+            current.cache_set_limit(cache_on);
             self.current = Origin::Own;
         }
         current.clear_here();

@@ -53,6 +53,8 @@ fn growing_with(
         refuse_after,
     };
     let mut list = FreeList::new(own).unwrap();
+    // Placement across regions is what these tests look at: no cache.
+    list.set_cache(false);
     list.set_upstream(Box::new(source), first_chunk).unwrap();
     assert!(list.grows());
     (list, counter)
@@ -63,7 +65,7 @@ fn growing(own: usize, first_chunk: usize) -> (FreeList, Counter) {
 }
 
 /// Everything a refused call must leave as it was.
-fn snapshot(list: &FreeList) -> [usize; 5] {
+fn snapshot(list: &mut FreeList) -> [usize; 5] {
     let (used, free, largest) = (
         list.total_allocated(),
         list.remaining(),
@@ -171,12 +173,12 @@ fn an_oversized_request_gets_a_region_that_fits_it() {
     check(&list);
     check_blocks(&list, &[(big, 4096)]);
     // No region could hold it: refused without asking upstream.
-    let before = snapshot(&list);
+    let before = snapshot(&mut list);
     for size in [MAX_CAPACITY, 1 << 50, isize::MAX as usize - 64] {
         assert_eq!(list.alloc(layout(size, 8)), Err(Error::Exhausted));
     }
     assert_eq!(list.alloc(layout(8, 1 << 45)), Err(Error::Exhausted));
-    assert_eq!((snapshot(&list), counter.get().0), (before, 1));
+    assert_eq!((snapshot(&mut list), counter.get().0), (before, 1));
     list.dealloc(big.ptr).unwrap();
     check(&list);
 }
@@ -201,7 +203,7 @@ fn frees_in_every_region_validate_and_refusals_change_nothing() {
         let block = blocks[at];
         list.dealloc(block.ptr).unwrap();
         check(&list);
-        let before = snapshot(&list);
+        let before = snapshot(&mut list);
         // A second free: the block is free (or merged into a neighbour).
         let again = list.dealloc(block.ptr);
         assert!(
@@ -217,10 +219,10 @@ fn frees_in_every_region_validate_and_refusals_change_nothing() {
                 "{bad:#x}"
             );
         }
-        assert_eq!(snapshot(&list), before);
+        assert_eq!(snapshot(&mut list), before);
     }
     // Addresses in no region: below, between and past them all.
-    let before = snapshot(&list);
+    let before = snapshot(&mut list);
     let mut outside = vec![8, usize::MAX - 15, i64::MAX as usize & !15];
     outside.extend(
         spans
@@ -240,7 +242,7 @@ fn frees_in_every_region_validate_and_refusals_change_nothing() {
             );
         }
     }
-    assert_eq!(snapshot(&list), before);
+    assert_eq!(snapshot(&mut list), before);
     check(&list);
     for at in (1..blocks.len()).step_by(2) {
         list.dealloc(blocks[at].ptr).unwrap();
@@ -262,9 +264,9 @@ fn a_limit_exhausts_and_a_refusing_upstream_is_out_of_memory_unchanged() {
     let a = list.alloc(layout(200, 8)).unwrap();
     let b = list.alloc(layout(900, 8)).unwrap(); // a chunk of 1024
     assert_eq!(counter.get().0, 1);
-    let before = snapshot(&list);
+    let before = snapshot(&mut list);
     assert_eq!(list.alloc(layout(200, 8)), Err(Error::Exhausted));
-    assert_eq!((snapshot(&list), counter.get().0), (before, 1));
+    assert_eq!((snapshot(&mut list), counter.get().0), (before, 1));
     check(&list);
     assert_eq!(list.set_limit(1000), Err(Error::InvalidArgument));
     list.set_limit(usize::MAX).unwrap();
@@ -276,9 +278,9 @@ fn a_limit_exhausts_and_a_refusing_upstream_is_out_of_memory_unchanged() {
     // The upstream refuses the second chunk: OutOfMemory, nothing changed.
     let (mut refused, counter) = growing_with(64, 256, Some(1));
     refused.alloc(layout(200, 8)).unwrap();
-    let before = snapshot(&refused);
+    let before = snapshot(&mut refused);
     assert_eq!(refused.alloc(layout(200, 8)), Err(Error::OutOfMemory));
-    assert_eq!(snapshot(&refused), before);
+    assert_eq!(snapshot(&mut refused), before);
     assert_eq!(counter.get(), (1, 1));
     check(&refused);
     // Without an upstream a full list is exhausted, as before.
@@ -331,7 +333,7 @@ fn caller_regions_are_used_kept_at_reset_and_never_freed() {
         list.add_region(base + 3, 30_000).unwrap();
         check(&list);
         // Overlapping it, in part or whole, or the own buffer.
-        let before = snapshot(&list);
+        let before = snapshot(&mut list);
         let own_start = list.region_spans()[1].0;
         for (address, len) in [(base + 3, 30_000), (base + 1, 100), (base + 29_000, 2000)] {
             assert_eq!(list.add_region(address, len), Err(Error::InvalidArgument));
@@ -340,7 +342,7 @@ fn caller_regions_are_used_kept_at_reset_and_never_freed() {
             list.add_region(own_start - 8, 64),
             Err(Error::InvalidArgument)
         );
-        assert_eq!(snapshot(&list), before);
+        assert_eq!(snapshot(&mut list), before);
         list.add_region(base + 40_000, 30_000).unwrap();
     }
     check(&list);
@@ -392,7 +394,7 @@ fn reset_keeps_the_largest_chunk_and_refuses_every_old_pointer() {
     assert_eq!(list.total_allocated(), 0);
     // (A block that started its region names the one free block there
     // now: a double free.)
-    let unchanged = snapshot(&list);
+    let unchanged = snapshot(&mut list);
     for block in &blocks {
         let refused = list.dealloc(block.ptr);
         let expected = match list
@@ -405,7 +407,7 @@ fn reset_keeps_the_largest_chunk_and_refuses_every_old_pointer() {
         };
         assert_eq!(refused, expected, "{:#x}", block.addr());
     }
-    assert_eq!(snapshot(&list), unchanged);
+    assert_eq!(snapshot(&mut list), unchanged);
     check(&list);
     // A reused list stops calling upstream.
     for _ in 0..3 {
@@ -490,7 +492,7 @@ fn realloc_and_resize_work_in_the_blocks_region_and_move_across() {
     assert!(kept.iter().all(|&byte| byte == 0x11));
     check(&list);
     // Refusals change nothing: a foreign pointer, a too-large request.
-    let before = snapshot(&list);
+    let before = snapshot(&mut list);
     assert_eq!(
         list.realloc_block(ptr(64), layout(8, 8)),
         Err(Error::ForeignPointer)
@@ -499,7 +501,7 @@ fn realloc_and_resize_work_in_the_blocks_region_and_move_across() {
         list.realloc_block(far.ptr, layout(1 << 50, 8)),
         Err(Error::Exhausted)
     );
-    assert_eq!(snapshot(&list), before);
+    assert_eq!(snapshot(&mut list), before);
 }
 
 #[test]

@@ -645,6 +645,14 @@ impl CFreeList {
         })
     }
 
+    /// `freelist_set_cache`.
+    pub fn set_cache(&mut self, on: bool) -> Result<(), Error> {
+        // SAFETY: `self.handle` is live until `drop`.
+        done("freelist_set_cache", || unsafe {
+            free_list_ffi::freelist_set_cache(self.handle, i64::from(on))
+        })
+    }
+
     /// `freelist_capacity`.
     pub fn capacity(&self) -> usize {
         // SAFETY: `self.handle` is live until `drop`.

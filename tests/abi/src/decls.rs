@@ -208,6 +208,7 @@ extern "C" {
     pub fn freelist_add_region(list: *mut FreeListAllocator, buffer: i64, capacity: i64) -> i64;
     pub fn freelist_set_limit(list: *mut FreeListAllocator, max_bytes: i64) -> i64;
     pub fn freelist_capacity(list: *mut FreeListAllocator) -> i64;
+    pub fn freelist_set_cache(list: *mut FreeListAllocator, on: i64) -> i64;
 
     // stack_*
     pub fn stack_new(capacity: i64) -> *mut StackAllocator;

@@ -140,6 +140,7 @@ tie_functions! {
     free_list::freelist_add_region(_, _, _);
     free_list::freelist_set_limit(_, _);
     free_list::freelist_capacity(_);
+    free_list::freelist_set_cache(_, _);
 
     stack::stack_new(_);
     stack::stack_alloc(_, _);
