@@ -70,14 +70,15 @@ demo: lib
 # The benchmarks are built (and linted) only when asked: BENCH=1.
 # It ends with one line per suite and the total (tools/summarize.py).
 check: check-header lint test abi symbols c-tests cpp-tests readme-snippets check-install \
-       $(if $(BENCH),bench-build)
+       vais-tests $(if $(BENCH),bench-build)
 	@$(PYTHON) tools/summarize.py cargo=$(CHECK_LOGS)/cargo-test.log \
 		"ABI check=$(CHECK_LOGS)/abi.log" \
 		"C plain=$(C_BUILD)/plain.log" "C under Valgrind=$(C_BUILD)/valgrind.log" \
 		"C under ASan+UBSan=$(C_BUILD)/asan.log" \
 		"C++ plain=$(CPP_BUILD)/plain.log" "C++ under Valgrind=$(CPP_BUILD)/valgrind.log" \
 		"C++ under ASan+UBSan=$(CPP_BUILD)/asan.log" \
-		"README snippets=$(CHECK_LOGS)/readme.log" "install=$(CHECK_LOGS)/install.log"
+		"README snippets=$(CHECK_LOGS)/readme.log" "install=$(CHECK_LOGS)/install.log" \
+		"Vais=$(CHECK_LOGS)/vais.log"
 
 CHECK_LOGS := target/check-logs
 
@@ -190,6 +191,11 @@ readme-snippets: lib
 	@mkdir -p $(CHECK_LOGS)
 	@$(PYTHON) tools/readme_snippets.py README.md $(CHECK_LOGS)/readme -- $(LINK) \
 		> $(CHECK_LOGS)/readme.log; status=$$?; cat $(CHECK_LOGS)/readme.log; exit $$status
+
+# ---- Vais ------------------------------------------------------------------
+
+# check-vais (VAISC=<path>) and vais-tests (skipped without a compiler).
+include vais/vais.mk
 
 # ---- benchmarks ----------------------------------------------------------
 
