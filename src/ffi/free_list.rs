@@ -364,9 +364,10 @@ pub unsafe extern "C" fn freelist_capacity(list: *mut FreeListAllocator) -> i64 
 }
 
 /// Turns the front-end cache on (`on == 1`, the default) or off
-/// (`on == 0`). The cache keeps up to 8 recently freed blocks of each small
-/// size (blocks of 32 to 1040 bytes: requests up to 1032 bytes at
-/// alignments up to 16) whole and hands them out again before searching
+/// (`on == 0`). The cache keeps recently freed blocks of each small
+/// size whole (up to 32 of each block size to 144 bytes, 5 of each larger
+/// one to 1040 bytes: requests up to 1032 bytes; a block serves any
+/// alignment its address meets) and hands them out again before searching
 /// the size classes; nothing a caller can see changes but the speed: every
 /// free is still validated (a second free of a cached block is
 /// `VAIS_ALLOC_E_DOUBLE_FREE`), `freelist_remaining` and

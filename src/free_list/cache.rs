@@ -12,9 +12,10 @@
 //!   if it were merged; `largest_free_block` and the exhaustion path flush
 //!   the cache first (every cached block freed for real), so a request
 //!   fails only if it would fail with nothing cached.
-//! - It holds at most [`DEPTH`] blocks of each of [`CLASSES`] exact block
-//!   sizes (32 to 1040 bytes: requests up to 1032 bytes at alignments up
-//!   to 16), so at most 512 blocks and 266 KiB, and a flush is bounded.
+//! - It holds at most [`depth`] blocks of each of [`CLASSES`] exact block
+//!   sizes (32 to 1040 bytes: requests up to 1032 bytes): 32 of each size
+//!   up to 144 bytes, 6 of each larger one, so at most 592 blocks and
+//!   about 220 KiB, and a flush is bounded.
 //! - Its slots live in the handle, not in freed memory: a caller's write
 //!   into a freed block cannot corrupt them. A slot is trusted only after
 //!   the block's header is checked again (the word it was cached with): one
@@ -40,9 +41,26 @@ pub(super) const MAX_REQUEST: usize = MIN_BLOCK + (CLASSES - 1) * GRANULE - OVER
 /// The largest alignment the cache serves (a cached block serves a request
 /// when its payload happens to be aligned for it).
 pub(super) const MAX_ALIGN: usize = 4096;
-/// Blocks cached per size at most (glibc's tcache keeps 7; a power of two
-/// makes the slot index a mask).
-pub(super) const DEPTH: usize = 8;
+/// Slots per size (a power of two makes the slot index a mask); how many
+/// are used depends on the size ([`depth`]).
+pub(super) const DEPTH: usize = 32;
+/// The sizes below this many classes (blocks up to 144 bytes) get every
+/// slot; larger ones [`LARGE_DEPTH`].
+const SMALL_CLASSES: usize = 8;
+/// Blocks cached per size above the small ones (glibc's tcache keeps 7).
+const LARGE_DEPTH: usize = 5;
+
+/// Blocks cached of the size of `class` at most when the cache is on.
+/// Small blocks come and go in bursts (a program building and dropping
+/// objects) and cost little memory each; larger ones are fewer, and what
+/// they hold back from merging shows in the footprint, so they get few.
+pub(super) const fn depth(class: usize) -> usize {
+    if class < SMALL_CLASSES {
+        DEPTH
+    } else {
+        LARGE_DEPTH
+    }
+}
 
 /// A cached block: its offset and its word 1 as cached (`CACHED` set).
 #[derive(Debug, Clone, Copy)]
@@ -54,10 +72,10 @@ struct Slot {
 /// The cached blocks of one heap, by exact size.
 #[derive(Debug, Clone)]
 pub(super) struct Cache {
-    /// Blocks cached per size; never above `limit`.
+    /// Blocks cached per size; never above `limits`.
     counts: [u8; CLASSES],
-    /// `DEPTH` when the cache is on, 0 when off.
-    limit: u8,
+    /// [`depth`] of each size when the cache is on, 0 when off.
+    limits: [u8; CLASSES],
     /// The cached blocks of each size, the newest last: offset and the
     /// word 1 written when it was cached.
     slots: [[Slot; DEPTH]; CLASSES],
@@ -68,7 +86,7 @@ impl Cache {
     pub(super) const fn new() -> Cache {
         Cache {
             counts: [0; CLASSES],
-            limit: DEPTH as u8,
+            limits: Cache::limits(true),
             slots: [[Slot {
                 offset: 0,
                 header: 0,
@@ -76,9 +94,20 @@ impl Cache {
         }
     }
 
+    /// The limits of every size, on or off.
+    const fn limits(on: bool) -> [u8; CLASSES] {
+        let mut limits = [0; CLASSES];
+        let mut class = 0;
+        while on && class < CLASSES {
+            limits[class] = depth(class) as u8;
+            class += 1;
+        }
+        limits
+    }
+
     /// Whether it takes blocks at all.
     pub(super) fn is_on(&self) -> bool {
-        self.limit > 0
+        self.limits[0] > 0
     }
 
     /// Blocks held.
@@ -118,14 +147,14 @@ impl FreeList {
             return false;
         };
         let n = self.cache.counts[class];
-        if n >= self.cache.limit {
+        if n >= self.cache.limits[class] {
             return false;
         }
         let header = header | CACHED;
         // SAFETY: a validated block's offset: a multiple of 16 below
         // `heap_len`.
         unsafe { self.set_word1(offset, header) };
-        // `n < limit <= DEPTH`: the mask changes nothing.
+        // `n < limits[class] <= DEPTH`: the mask changes nothing.
         self.cache.slots[class][n as usize & (DEPTH - 1)] = Slot {
             offset: offset as u64,
             header,
@@ -254,19 +283,19 @@ impl FreeList {
     }
 
     /// Frees every cached block of this region for real (merging it with
-    /// its free neighbours). Bounded: at most `CLASSES * DEPTH` blocks.
+    /// its free neighbours). Bounded: at most 592 blocks.
     pub(super) fn flush_cache_here(&mut self) {
         for class in 0..CLASSES {
             let needed = MIN_BLOCK + class * GRANULE;
             while self.cache.counts[class] > 0 {
                 // Hand the block out, then free it with the cache bypassed.
                 if let Some(block) = self.cached_block(needed, 1) {
-                    let limit = core::mem::replace(&mut self.cache.limit, 0);
+                    let limits = core::mem::replace(&mut self.cache.limits, [0; CLASSES]);
                     // Refused only when a stray write changed a neighbour's
                     // header meanwhile: the block then stays in use, and
                     // counted so, as any block whose free is refused.
                     let _ = self.dealloc(block.ptr);
-                    self.cache.limit = limit;
+                    self.cache.limits = limits;
                 }
             }
         }
@@ -289,18 +318,18 @@ impl FreeList {
         if !on {
             self.flush_cache();
         }
-        let limit = if on { DEPTH as u8 } else { 0 };
-        self.cache.limit = limit;
+        let limits = Cache::limits(on);
+        self.cache.limits = limits;
         if let Some(regions) = self.regions.as_deref_mut() {
             for region in &mut regions.others {
-                region.heap.cache.limit = limit;
+                region.heap.cache.limits = limits;
             }
         }
     }
 
     /// Sets this region's cache on or off, without flushing it.
     pub(super) fn cache_set_limit(&mut self, on: bool) {
-        self.cache.limit = if on { DEPTH as u8 } else { 0 };
+        self.cache.limits = Cache::limits(on);
     }
 
     /// Whether the front-end cache is on.

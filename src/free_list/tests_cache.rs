@@ -2,7 +2,7 @@
 //! frees of cached blocks, exact exhaustion, queries as if flushed, bounds,
 //! turning it off, and stray writes into cached headers.
 
-use super::cache::{CACHED, CLASSES, DEPTH};
+use super::cache::{depth, CACHED, CLASSES};
 use super::*;
 use crate::allocator::tests::layout;
 
@@ -138,17 +138,22 @@ fn the_queries_answer_as_if_the_cache_were_flushed() {
 #[test]
 fn the_cache_is_bounded_and_turning_it_off_merges_it() {
     let mut list = FreeList::new(1 << 20).unwrap();
-    let sizes: Vec<usize> = (0..CLASSES + 4).map(|class| 16 * class + 24).collect();
+    // Three more blocks of each cached size than it takes, and a few
+    // sizes above the cached ones.
+    let sizes: Vec<(usize, usize)> = (0..CLASSES + 4)
+        .map(|class| (16 * class + 24, depth(class.min(CLASSES - 1)) + 3))
+        .collect();
     let blocks: Vec<Block> = sizes
         .iter()
-        .flat_map(|&size| (0..DEPTH + 3).map(move |_| size))
+        .flat_map(|&(size, n)| (0..n).map(move |_| size))
         .map(|size| list.alloc(layout(size, 8)).unwrap())
         .collect();
     for block in &blocks {
         list.dealloc(block.ptr).unwrap();
     }
     // Every cached size full, nothing beyond: the largest sizes not cached.
-    assert_eq!(list.cached_blocks(), CLASSES * DEPTH);
+    let bound: usize = (0..CLASSES).map(depth).sum();
+    assert_eq!(list.cached_blocks(), bound);
     check(&list);
     list.set_cache(false);
     assert!(!list.cache_on());

@@ -54,6 +54,7 @@ extern "C" {
     pub fn freelist_dealloc(list: Handle, ptr: i64) -> i64;
     pub fn freelist_realloc(list: Handle, ptr: i64, layout: Layout) -> Allocation;
     pub fn freelist_free(list: Handle) -> i64;
+    pub fn freelist_set_cache(list: Handle, on: i64) -> i64;
 
     pub fn stack_new(capacity: i64) -> Handle;
     pub fn stack_alloc(stack: Handle, layout: Layout) -> Allocation;

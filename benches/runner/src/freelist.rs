@@ -385,6 +385,7 @@ pub fn scaling(cfg: &Cfg) -> Vec<Workload> {
             eprintln!("  {} ...", w.id);
             let prepared = vec![
                 prepare::<Ours>(cfg, &plan),
+                prepare::<OursNoCache>(cfg, &plan),
                 prepare::<Floor>(cfg, &plan),
                 prepare::<Glibc>(cfg, &plan),
                 prepare::<Rlsf>(cfg, &plan),

@@ -161,6 +161,38 @@ impl Drop for Ours {
     }
 }
 
+/// libvais_alloc's free list with its front-end cache off
+/// (`freelist_set_cache(h, 0)`): every free merges at once.
+pub struct OursNoCache(Ours);
+
+impl Gp for OursNoCache {
+    const NAME: &'static str = "vais_alloc freelist, cache off (C ABI)";
+    const KIND: Kind = Kind::Info;
+    const NOTE: &'static str = "freelist_set_cache(h, 0): every free merges at once";
+    fn create(capacity: usize) -> Self {
+        let ours = Ours::create(capacity);
+        check(
+            unsafe { freelist_set_cache(ours.h, 0) } == 0,
+            "freelist_set_cache",
+        );
+        OursNoCache(ours)
+    }
+    #[inline(always)]
+    unsafe fn alloc(&mut self, size: usize, align: usize) -> usize {
+        self.0.alloc(size, align)
+    }
+    #[inline(always)]
+    unsafe fn free(&mut self, ptr: usize, size: usize, align: usize) {
+        self.0.free(ptr, size, align)
+    }
+    unsafe fn realloc(&mut self, ptr: usize, old: usize, align: usize, new: usize) -> usize {
+        self.0.realloc(ptr, old, align, new)
+    }
+    fn errors(&self) -> i64 {
+        self.0.errors()
+    }
+}
+
 // ---- C floor ------------------------------------------------------------------
 
 pub struct Floor {

@@ -284,7 +284,7 @@ fn child<G: Gp>(t: &Trace, reps: usize, glibc: bool) {
     println!("samples {}", s.join(" "));
 }
 
-const IMPLS: [&str; 4] = ["ours", "glibc", "rlsf", "talc"];
+const IMPLS: [&str; 5] = ["ours", "ours-nocache", "glibc", "rlsf", "talc"];
 
 /// `replay-child TRACE IMPL [REPS]`.
 pub fn replay_child(trace: &str, imp: &str) {
@@ -295,6 +295,7 @@ pub fn replay_child(trace: &str, imp: &str) {
     let t = parse(Path::new(trace));
     match imp {
         "ours" => child::<Ours>(&t, reps, false),
+        "ours-nocache" => child::<OursNoCache>(&t, reps, false),
         "glibc" => child::<Glibc>(&t, reps, true),
         "rlsf" => child::<Rlsf>(&t, reps, false),
         "talc" => child::<Talc>(&t, reps, false),
@@ -308,6 +309,11 @@ fn meta(imp: &str) -> (&'static str, Kind, &'static str) {
             Ours::NAME,
             Ours::KIND,
             "freelist_realloc (in place when it can)",
+        ),
+        "ours-nocache" => (
+            OursNoCache::NAME,
+            OursNoCache::KIND,
+            "freelist_set_cache(h, 0); freelist_realloc",
         ),
         "glibc" => (
             Glibc::NAME,
