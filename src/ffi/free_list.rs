@@ -78,7 +78,7 @@ unsafe fn freelist_alloc_heap(list: *mut FreeListAllocator, layout: Layout) -> A
     // SAFETY: forwarded from this function's contract.
     if let Ok(core) = unsafe { core_of(list) } {
         if let Ok(checked) = layout.check() {
-            if let Some(block) = core.alloc_then(checked, Some, |_, _, _| None) {
+            if let Some(block) = core.alloc_with(checked, false, Some, |_, _, _| None) {
                 return block.into();
             }
         }
@@ -168,7 +168,7 @@ unsafe fn freelist_dealloc_heap(list: *mut FreeListAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
         unsafe { core_of(list) }
-            .and_then(|list| pointer(ptr).map_or(Ok(()), |ptr| list.dealloc(ptr)))
+            .and_then(|list| pointer(ptr).map_or(Ok(()), |ptr| list.dealloc_merging(ptr)))
             .map(|()| 0),
     )
 }

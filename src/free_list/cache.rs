@@ -218,9 +218,8 @@ impl FreeList {
     /// a cached block when the layout is one the cache serves (`align` a
     /// power of two up to [`MAX_ALIGN`], `size` at most [`MAX_REQUEST`]:
     /// valid, so the check is the full one for these) and the newest
-    /// cached block of its size is genuine and aligned for it; else `None`,
-    /// with nothing changed (a stale slot is left for [`FreeList::alloc`],
-    /// whose probe drops it).
+    /// cached block of its size is genuine and aligned for it; else `None`
+    /// (a stale slot, see [`FreeList::cached_block`], is dropped).
     #[inline(always)]
     pub(crate) fn alloc_cached(&mut self, size: u64, align: u64) -> Option<Block> {
         let mask = align.wrapping_sub(1);
@@ -236,13 +235,18 @@ impl FreeList {
         let Slot { offset, header } = self.cache.slots[class][n as usize & (DEPTH - 1)];
         let offset = offset as usize;
         if offset >= self.heap_len {
+            self.cache.counts[class] = n;
             return None;
         }
         // SAFETY: slots hold validated offsets (multiples of 16), and this
         // one was just compared with `heap_len`.
         let word = unsafe { self.word1(offset) };
+        if (word ^ header) & !PREV_FREE != 0 {
+            self.cache.counts[class] = n;
+            return None;
+        }
         let payload = self.buffer.start() + offset + HEADER_SIZE;
-        if (word ^ header) & !PREV_FREE != 0 || payload as u64 & mask != 0 {
+        if payload as u64 & mask != 0 {
             return None;
         }
         self.cache.counts[class] = n;
@@ -272,13 +276,19 @@ impl FreeList {
         // SAFETY: just checked: a multiple of 16 below `heap_len`.
         let word = unsafe { self.word1(offset) };
         let size = (word & SIZE_MASK) as usize;
-        if !self.is_header(word, offset, State::Used)
-            || size < MIN_BLOCK
+        // Whether the cache would take it first (off, or full for this
+        // size: the header is checked once, by the heap's own free).
+        let Some(class) = class_of_size(size) else {
+            return false;
+        };
+        if self.cache.counts[class] >= self.cache.limits[class]
             || size > self.heap_len - offset
+            || !self.is_header(word, offset, State::Used)
         {
             return false;
         }
-        // SAFETY: the checks `validate` makes of the block itself, passed.
+        // SAFETY: the checks `validate` makes of the block itself, passed
+        // (`class_of_size` bounds the size from below).
         unsafe { self.cache_block(offset, size, word) }
     }
 

@@ -376,10 +376,24 @@ impl FreeList {
         found: impl FnOnce(Block) -> R,
         missed: impl FnOnce(&mut FreeList, usize, usize) -> R,
     ) -> R {
+        self.alloc_with(layout, true, found, missed)
+    }
+
+    /// [`FreeList::alloc_then`], the front-end cache probed first only if
+    /// `probe_cache` (the C ABI's heap path comes after a probe of its
+    /// own, [`FreeList::alloc_cached`]).
+    #[inline(always)]
+    pub(crate) fn alloc_with<R>(
+        &mut self,
+        layout: Layout,
+        probe_cache: bool,
+        found: impl FnOnce(Block) -> R,
+        missed: impl FnOnce(&mut FreeList, usize, usize) -> R,
+    ) -> R {
         let Some(needed) = block_size_for(layout.size()) else {
             return missed(self, usize::MAX, layout.align());
         };
-        if layout.align() <= cache::MAX_ALIGN {
+        if probe_cache && layout.align() <= cache::MAX_ALIGN {
             if let Some(block) = self.cached_block(needed, layout.align()) {
                 return found(block);
             }
@@ -483,6 +497,20 @@ impl FreeList {
     /// computed, which the fast path keeps anyway, rather than `ptr`).
     #[inline(always)]
     pub fn dealloc(&mut self, ptr: NonNull<u8>) -> Result<(), Error> {
+        self.dealloc_with(ptr, true)
+    }
+
+    /// [`FreeList::dealloc`] without offering the block to the front-end
+    /// cache: the C ABI's heap path, reached when its own offer
+    /// ([`FreeList::dealloc_cached`]) was declined.
+    #[inline(always)]
+    pub(crate) fn dealloc_merging(&mut self, ptr: NonNull<u8>) -> Result<(), Error> {
+        self.dealloc_with(ptr, false)
+    }
+
+    /// [`FreeList::dealloc`], the block offered to the cache if `try_cache`.
+    #[inline(always)]
+    fn dealloc_with(&mut self, ptr: NonNull<u8>, try_cache: bool) -> Result<(), Error> {
         let address = ptr.as_ptr() as usize;
         let Valid {
             mut offset,
@@ -494,7 +522,7 @@ impl FreeList {
             Err(error) => return self.dealloc_elsewhere(self.offset_of(address), error),
         };
         // SAFETY: `validate` accepted the block.
-        if unsafe { self.cache_block(offset, size, header) } {
+        if try_cache && unsafe { self.cache_block(offset, size, header) } {
             return Ok(());
         }
         // Exact for every genuine block; saturating, so that not even a
