@@ -311,7 +311,8 @@ impl FreeList {
         }
     }
 
-    /// [`FreeList::flush_cache_here`] in every region.
+    /// Frees every cached block for real, in every region (each merged
+    /// with its free neighbours).
     pub fn flush_cache(&mut self) {
         self.flush_cache_here();
         if let Some(regions) = self.regions.as_deref_mut() {
