@@ -222,6 +222,10 @@ impl FreeList {
     /// (a stale slot, see [`FreeList::cached_block`], is dropped).
     #[inline(always)]
     pub(crate) fn alloc_cached(&mut self, size: u64, align: u64) -> Option<Block> {
+        // Off (the real-time mode): out before any arithmetic.
+        if !self.cache.is_on() {
+            return None;
+        }
         let mask = align.wrapping_sub(1);
         // A power of two, 0 excluded, is a value whose `x ^ (x - 1)`
         // exceeds `x - 1`.
@@ -269,6 +273,10 @@ impl FreeList {
     /// when it is freed for real.
     #[inline(always)]
     pub(crate) fn dealloc_cached(&mut self, ptr: NonNull<u8>) -> bool {
+        // Off: out before the header is read (the heap's free reads it).
+        if !self.cache.is_on() {
+            return false;
+        }
         let offset = self.offset_of(ptr.as_ptr() as usize);
         if offset % GRANULE != 0 || offset >= self.heap_len {
             return false;
