@@ -1,6 +1,7 @@
 //! Steady state with N live blocks (free a random one, allocate 16-1024 B,
-//! align 8), for libvais_alloc's free list (`ours`, the Rust core, no FFI)
-//! or rlsf (`rlsf`), with the same fixed-seed operations.
+//! align 8), for libvais_alloc's free list (`ours`, the Rust core, no FFI;
+//! `ours-nocache` with its front-end cache off) or rlsf (`rlsf`), with the
+//! same fixed-seed operations.
 //!
 //! ```text
 //! cargo build --release
@@ -84,7 +85,7 @@ fn bump(which: &str, steps: usize, rounds: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 && args.len() != 5 {
-        eprintln!("usage: vais_inline_compare ours|rlsf|rlsf+pad|bump-ours|bump-bumpalo LIVE STEPS [ROUNDS]");
+        eprintln!("usage: vais_inline_compare ours|ours-nocache|rlsf|rlsf+pad|bump-ours|bump-bumpalo LIVE STEPS [ROUNDS]");
         std::process::exit(2);
     }
     let live: usize = args[2].parse().expect("LIVE is a number");
@@ -100,8 +101,11 @@ fn main() {
         .collect();
     match args[1].as_str() {
         "bump-ours" | "bump-bumpalo" => bump(&args[1], steps, rounds),
-        "ours" => {
+        "ours" | "ours-nocache" => {
             let mut heap = FreeList::new(capacity).expect("free list");
+            // ours-nocache: the front-end cache off (the real-time mode),
+            // every free merged at once and every allocation from the index.
+            heap.set_cache(args[1] == "ours");
             let layout = |size: usize| CoreLayout::from_size_align(size, 8).expect("layout");
             let mut slots: Vec<_> = init
                 .iter()
@@ -113,7 +117,7 @@ fn main() {
                     heap.dealloc(slots[slot]).expect("free");
                     slots[slot] = heap.alloc(layout(size)).expect("alloc").ptr;
                 }
-                report("ours", round, started, steps);
+                report(&args[1], round, started, steps);
             }
         }
         "rlsf" | "rlsf+pad" => {

@@ -85,6 +85,8 @@ fn annotate(out: &Path, inclusive: bool) -> Result<BTreeMap<String, u64>, String
 }
 
 pub struct ScalingCount {
+    /// "libvais_alloc" or "glibc".
+    pub implementation: &'static str,
     pub live: usize,
     pub aligned: bool,
     pub steps: usize,
@@ -92,33 +94,56 @@ pub struct ScalingCount {
     pub dealloc_ir: f64,
 }
 
+/// The free list's instructions per step at each N, and glibc's on the same
+/// steps (malloc or posix_memalign, and free, callees included).
 pub fn freelist_scaling(out_dir: &Path, quick: bool) -> Result<Vec<ScalingCount>, String> {
     let steps = if quick { 2_000 } else { 100_000 };
     let lives: &[usize] = if quick {
         &[100, 10_000]
     } else {
-        &[100, 10_000, 1_000_000]
+        &[100, 10_000, 100_000, 1_000_000]
     };
     let mut v = Vec::new();
-    for aligned in [false, true] {
-        for &live in lives {
-            eprintln!("  callgrind: free list, N={live}, aligned={aligned} ...");
-            let tag = format!("freelist.n{live}.{}", if aligned { "a256" } else { "a8" });
-            let args = vec![
-                "callgrind-freelist".to_string(),
-                live.to_string(),
-                steps.to_string(),
-                (aligned as u8).to_string(),
-            ];
-            let (_, m) = run_callgrind(out_dir, &tag, &args)?;
-            let get = |f: &str| m.get(f).copied().unwrap_or(0) as f64 / steps as f64;
-            v.push(ScalingCount {
-                live,
-                aligned,
-                steps,
-                alloc_ir: get("freelist_alloc"),
-                dealloc_ir: get("freelist_dealloc"),
-            });
+    for glibc in [false, true] {
+        for aligned in [false, true] {
+            for &live in lives {
+                let who = if glibc { "glibc" } else { "libvais_alloc" };
+                eprintln!("  callgrind: {who}, N={live}, aligned={aligned} ...");
+                let tag = format!(
+                    "{}.n{live}.{}",
+                    if glibc { "glibc" } else { "freelist" },
+                    if aligned { "a256" } else { "a8" }
+                );
+                let mut args = vec![
+                    "callgrind-freelist".to_string(),
+                    live.to_string(),
+                    steps.to_string(),
+                    (aligned as u8).to_string(),
+                ];
+                if glibc {
+                    args.push("glibc".to_string());
+                }
+                let (_, m) = run_callgrind(out_dir, &tag, &args)?;
+                let get = |fs: &[&str]| {
+                    fs.iter()
+                        .map(|f| m.get(*f).copied().unwrap_or(0))
+                        .sum::<u64>() as f64
+                        / steps as f64
+                };
+                let (alloc_ir, dealloc_ir) = if glibc {
+                    (get(&["malloc", "posix_memalign"]), get(&["free"]))
+                } else {
+                    (get(&["freelist_alloc"]), get(&["freelist_dealloc"]))
+                };
+                v.push(ScalingCount {
+                    implementation: who,
+                    live,
+                    aligned,
+                    steps,
+                    alloc_ir,
+                    dealloc_ir,
+                });
+            }
         }
     }
     Ok(v)
@@ -260,8 +285,9 @@ pub fn scaling_json(v: &[ScalingCount]) -> String {
         .iter()
         .map(|c| {
             format!(
-                "    {{\"live_blocks\": {}, \"aligned\": {}, \"steps\": {}, \"alloc_ir_per_call\": {}, \
-                 \"dealloc_ir_per_call\": {}, \"ir_per_step\": {}}}",
+                "    {{\"implementation\": {}, \"live_blocks\": {}, \"aligned\": {}, \"steps\": {}, \
+                 \"alloc_ir_per_call\": {}, \"dealloc_ir_per_call\": {}, \"ir_per_step\": {}}}",
+                json_str(c.implementation),
                 c.live,
                 c.aligned,
                 c.steps,

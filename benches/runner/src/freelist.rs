@@ -399,12 +399,21 @@ pub fn scaling(cfg: &Cfg) -> Vec<Workload> {
     out
 }
 
-/// `callgrind-freelist N STEPS ALIGNED`: set up N live blocks, warm up, then
-/// run STEPS steps inside [`vais_bench_window`], the only function whose
-/// cost callgrind collects (`--collect-atstart=no --toggle-collect=...`).
-pub fn callgrind_child(live: usize, steps: usize, aligned: bool) {
+/// `callgrind-freelist N STEPS ALIGNED [glibc]`: set up N live blocks, warm
+/// up, then run STEPS steps inside [`vais_bench_window`], the only function
+/// whose cost callgrind collects (`--collect-atstart=no --toggle-collect=...`).
+/// The same steps run over libvais_alloc's free list or over glibc's malloc.
+pub fn callgrind_child(live: usize, steps: usize, aligned: bool, glibc: bool) {
+    if glibc {
+        callgrind_steps::<Glibc>(live, steps, aligned)
+    } else {
+        callgrind_steps::<Ours>(live, steps, aligned)
+    }
+}
+
+fn callgrind_steps<G: Gp>(live: usize, steps: usize, aligned: bool) {
     let plan = Plan::new(live, aligned, steps);
-    let mut l = Live::<Ours>::setup(&plan);
+    let mut l = Live::<G>::setup(&plan);
     let mut pos = 0;
     l.run_n(&plan.steps, &mut pos, live.clamp(10_000, 200_000));
     vais_bench_window(&mut || l.run_n(&plan.steps, &mut pos, steps));

@@ -8,7 +8,7 @@
 //! Usage:
 //!   vais_bench [--quick] [--reps N] [--only GROUP,...] [--out DIR]
 //!              [--budget SECONDS] [--traces DIR] [--no-callgrind]
-//!   vais_bench callgrind-freelist N STEPS ALIGNED   (child, under callgrind)
+//!   vais_bench callgrind-freelist N STEPS ALIGNED [glibc]   (child, under callgrind)
 //!   vais_bench fastpath                             (child, under callgrind)
 //!   vais_bench replay-child TRACE IMPL              (child, fresh heap)
 //!
@@ -45,7 +45,8 @@ fn main() {
                     .and_then(|a| a.parse::<usize>().ok())
                     .unwrap_or_else(|| usage())
             };
-            freelist::callgrind_child(n(1), n(2), n(3) != 0);
+            let glibc = args.get(4).map(String::as_str) == Some("glibc");
+            freelist::callgrind_child(n(1), n(2), n(3) != 0, glibc);
             return;
         }
         Some("fastpath") => {
@@ -163,10 +164,14 @@ fn main() {
         eprintln!("[{:>6.1}s] callgrind ...", start.elapsed().as_secs_f64());
         match callgrind::freelist_scaling(&out, cfg.quick) {
             Ok(v) => {
-                println!("\n== Free list instructions per step under callgrind (freelist_alloc + freelist_dealloc)");
+                println!(
+                    "\n== Instructions per step under callgrind (libvais_alloc: freelist_alloc + \
+                     freelist_dealloc; glibc: malloc or posix_memalign + free)"
+                );
                 for c in &v {
                     println!(
-                        "   N={:<8} {:<10} alloc {:>7.1}  dealloc {:>7.1}  step {:>7.1} Ir",
+                        "   {:<13} N={:<8} {:<10} alloc {:>7.1}  dealloc {:>7.1}  step {:>7.1} Ir",
+                        c.implementation,
                         c.live,
                         if c.aligned { "align8-256" } else { "align8" },
                         c.alloc_ir,
@@ -175,9 +180,11 @@ fn main() {
                     );
                 }
                 for aligned in [false, true] {
-                    let step = |n: usize| {
+                    let step = |who: &str, n: usize| {
                         v.iter()
-                            .find(|c| c.live == n && c.aligned == aligned)
+                            .find(|c| {
+                                c.implementation == who && c.live == n && c.aligned == aligned
+                            })
                             .map(|c| c.alloc_ir + c.dealloc_ir)
                     };
                     let big = v
@@ -185,12 +192,23 @@ fn main() {
                         .filter(|c| c.aligned == aligned)
                         .map(|c| c.live)
                         .max();
-                    if let (Some(a), Some(b)) = (step(100), big.and_then(step)) {
+                    let name = if aligned { "align8-256" } else { "align8" };
+                    if let (Some(a), Some(b)) = (
+                        step("libvais_alloc", 100),
+                        big.and_then(|n| step("libvais_alloc", n)),
+                    ) {
                         println!(
-                            "   {}: N={} / N=100 = {:.3} (target <= 1.2)",
-                            if aligned { "align8-256" } else { "align8" },
+                            "   {name}: N={} / N=100 = {:.3} (target <= 1.2)",
                             big.unwrap(),
                             b / a
+                        );
+                    }
+                    if let (Some(a), Some(b)) =
+                        (step("libvais_alloc", 100_000), step("glibc", 100_000))
+                    {
+                        println!(
+                            "   {name}: N=100000 libvais_alloc / glibc = {:.3} (target < 1)",
+                            a / b
                         );
                     }
                 }
