@@ -14,8 +14,8 @@
 //!   fails only if it would fail with nothing cached.
 //! - It holds at most [`depth`] blocks of each of [`CLASSES`] exact block
 //!   sizes (32 to 1040 bytes: requests up to 1032 bytes): 32 of each size
-//!   up to 144 bytes, 6 of each larger one, so at most 592 blocks and
-//!   about 220 KiB, and a flush is bounded.
+//!   up to 144 bytes, 5 of each larger one, so at most 536 blocks and
+//!   about 186 KiB, and a flush is bounded.
 //! - Its slots live in the handle, not in freed memory: a caller's write
 //!   into a freed block cannot corrupt them. A slot is trusted only after
 //!   the block's header is checked again (the word it was cached with): one
@@ -301,7 +301,7 @@ impl FreeList {
     }
 
     /// Frees every cached block of this region for real (merging it with
-    /// its free neighbours). Bounded: at most 592 blocks.
+    /// its free neighbours). Bounded: at most 536 blocks.
     pub(super) fn flush_cache_here(&mut self) {
         for class in 0..CLASSES {
             let needed = MIN_BLOCK + class * GRANULE;
