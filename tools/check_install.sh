@@ -65,6 +65,22 @@ check "C (static): runs with no libvais_alloc.so to find" \
 strip "$stage/demo-static" 2>/dev/null
 echo "install: the demo linked statically and stripped is $(stat -c %s "$stage/demo-static") bytes"
 
+# Sizes, bounded loosely (they vary with the toolchain) but tightly enough
+# to fail if the archive loses the release profile's LTO (it then carries
+# the whole standard library unoptimised: 13 MB installed instead of 3) or
+# the static flags lose --gc-sections (a global-only program is then about
+# 370 KB instead of 15).
+archive_bytes=$(stat -c %s "$stage$libdir/libvais_alloc.a")
+check "the installed archive is LTO-built: under 6 MB ($archive_bytes bytes)" \
+    test "$archive_bytes" -lt 6000000
+printf '#include <stdio.h>\n#include <vais_alloc.h>\nint main(void) {\n    Allocation a = global_alloc(VAIS_LAYOUT_OF(int));\n    printf("%%d\\n", a.ptr != 0);\n    global_dealloc(a.ptr, VAIS_LAYOUT_OF(int));\n    return 0;\n}\n' > "$stage/small.c"
+check "C (static): a program of global and layout calls only builds and runs" \
+    bash -c "$cc -std=c11 -Wall -Wextra -Werror '$stage/small.c' $static -o '$stage/small' && '$stage/small' >/dev/null"
+strip "$stage/small" 2>/dev/null
+small_bytes=$(stat -c %s "$stage/small" 2>/dev/null || echo 0)
+check "C (static): that program stripped is under 64 KB ($small_bytes bytes): unused code is left out" \
+    test "$small_bytes" -gt 0 -a "$small_bytes" -lt 65536
+
 check "C++: g++ hello_pmr.cpp \$(pkg-config --cflags --libs vais_alloc)" \
     $cxx -std=c++17 -Wall -Wextra -Werror examples/hello_pmr.cpp $flags -o "$stage/hello_pmr"
 check "C++: runs" \
