@@ -770,20 +770,22 @@ STEPS [ROUNDS]`.
   --collect-atstart=no --toggle-collect=vais_bench_window
   benches/target/release/vais_bench callgrind-freelist 100 200000 0
   [glibc]`) counts 0.98 D1 misses a step for ours against 0.37 for glibc,
-  and 0.063 mispredicted branches against 0.008. The misses are in
-  freelist_alloc's reads (0.44 a call) and freelist_dealloc's writes
-  (0.18 a call, glibc's free about 0): the cache's slots live in the
-  handle, 16 bytes each, 512 bytes for each of the 64 sizes, so the top
-  slots of the sizes in use span a hundred or more cache lines, which the
-  blocks themselves (100 live and several hundred cached, about 200 KiB)
-  keep evicting; glibc's tcache keeps its per-size counts and list heads
-  in about ten lines and the lists' links in the freed chunks themselves.
-  The slots are in the handle on purpose: a caller's write into a freed
-  block cannot corrupt them (a write after free into a glibc tcache
-  chunk redirects malloc, the classic tcache-poisoning attack). What
-  would likely close the gap, untried: slots of 8 bytes (a 32-bit offset
-  and a 32-bit check) laid out so that each size's newest slots share a
-  line with its count.
+  and 0.063 mispredicted branches against 0.008. The misses were
+  freelist_alloc's reads (0.44 a call) and freelist_dealloc's writes (0.18
+  a call): the cache's slots were laid out size by size, 16 bytes each,
+  512 bytes apart, so the top slots of the sizes in use fell into an
+  eighth of the L1 cache's sets. An experiment laid them out slot-major
+  (the nth slots of all sizes side by side) at 8 bytes each (a 32-bit
+  offset in granules and the header's magic half): the model's misses
+  fell to 0.36 a step, below glibc's, for 7 more instructions a step, and
+  the time did not move (11.1 against 9.0 ns for glibc in two runs of
+  `vais_bench --only freelist --no-callgrind`, the same 1.2x). On this
+  machine those misses hit the L2 and overlap; they are not the gap. It
+  was not kept. What is left, unmeasured for want of hardware counters
+  on this VM: the latency of the chain through a step (the C ABI's
+  handle check, then the header load and its keyed check, a multiply, on
+  every free; glibc's tcache free checks a key word and links the chunk),
+  about 6 cycles a step.
 - **"Flat from 10^2 to 10^6" is the workload's shape, not the index's.**
   The callgrind table's align-8 counts rise to 1.25x at N = 10^4 and fall
   back at 10^6; glibc's, over the same steps, rise to 1.24x and fall back

@@ -97,7 +97,7 @@ fn main() {
     let capacity = (live * 1200).max(64 << 20);
     let init: Vec<usize> = (0..live).map(|_| rng.size()).collect();
     let ops: Vec<(usize, usize)> = (0..steps)
-        .map(|_| ((rng.next() % live as u64) as usize, rng.size()))
+        .map(|_| ((rng.next() % live.max(1) as u64) as usize, rng.size()))
         .collect();
     match args[1].as_str() {
         "bump-ours" | "bump-bumpalo" => bump(&args[1], steps, rounds),
