@@ -656,16 +656,19 @@ STEPS [ROUNDS]`.
   recently freed blocks of each small size unmerged (32 per block size up
   to 144 B, 5 per size above, up to 1040 B), in per-size slots served before
   the TLSF index, as glibc's tcache does (README, "The free list and its
-  cache"). A cached free checks the block's own header (its magic covers
-  offset, size and state, so a second free of a cached block is refused)
-  and reads no neighbour: one cache miss per free instead of two. A cached
+  cache"). A cached free checks the block's own header (magic over offset
+  and size, state, size against the heap) and marks it with a CACHED bit
+  that no header check accepts, so a second free of it is DOUBLE_FREE;
+  it reads no neighbour: one cache miss per free instead of two. A cached
   allocation takes the slot's newest block after checking its header.
   Cachegrind, the difference between 200,000 and 400,000 steps at N =
   10^4 (`valgrind --tool=cachegrind --cache-sim=yes vais_inline_compare
   ours|ours-nocache|rlsf 10000 STEPS 1`, harness included): 196
   instructions and 4.0 D1 misses a step with the cache, 315 and 5.0 with
   it off, rlsf 165 and 5.3. Timed (`vais_inline_compare MODE 10000 2000000
-  3`, two runs): 27-28 ns a step with the cache, 59-67 without, rlsf 41-46;
+  3`, two runs on this session's VM, an AMD EPYC: the older figures below
+  were taken on other VMs): 27-28 ns a step with the cache, 59-67 without,
+  rlsf 41-46;
   at N = 10^6 (`... 1000000 1000000 2`) 241, 571 and 379 ns. So the cache
   takes most steps off the path whose instructions the next bullets
   account for, and leaves fewer cache misses than rlsf's.
@@ -713,8 +716,9 @@ STEPS [ROUNDS]`.
   N = 10^6 420 ns (228 -> 649): once the steps wait on cache misses, extra
   instructions keep the next misses from overlapping and cost far more than
   their own time. libvais_alloc's ~130 extra instructions a step are of that
-  kind, so its gap to rlsf grows with N (inlined, table 3b: about 1.25x at
-  N = 100, 1.55-1.75x at 10^4 and 10^6), and the call through the C ABI adds
+  kind, so before the cache its gap to rlsf grew with N (inlined, table 3b
+  as it then was: about 1.2x at N = 100, 1.4-1.75x at 10^4 and 10^6; with
+  the cache table 3b now has it ahead of rlsf at every N), and the call through the C ABI adds
   to it (3-5 ns a step at N = 100, more at 10^6, where it too delays the
   next misses).
 - **Twice rlsf's mispredicted branches.** With `--branch-sim=yes` instead
@@ -762,7 +766,7 @@ STEPS [ROUNDS]`.
   (medians of its runs); with align 8-256, 57 / 82 / 368-479 against 55 /
   87 / 377. All within this machine's run-to-run spread (the aligned N =
   10^6 row was 1.27x in one run and 0.98x in the other).
-- **Where glibc still leads: align 8 at N = 100** (1.2-1.4x glibc's time
+- **Where glibc still leads: align 8 at N = 100** (1.15-1.4x glibc's time
   over this session's runs). Not by instructions: `make bench`'s callgrind
   table has ours at 130 a step there against glibc's 132. Callgrind with
   its cache and branch models over the same 200,000 steps
@@ -837,9 +841,11 @@ previous header's offset + 8 and the gap from the previous top up to the
 header, so a pop is one load, a mask, a subtraction and two stores. (An
 older floor wrote two words per header and was slower than the library on
 push/pop pairs: not the least work the job takes.) Against it,
-`stack/pairs` runs at 1.12-1.14x and `stack/nest100` at 1.13-1.17x (three
-separate runs of `vais_bench --only stack` and three full `make bench`
-runs, this one included), within the 1.2x target. Both are latency-bound chains through the
+`stack/pairs` ran at 1.12-1.14x and `stack/nest100` at 1.13-1.17x when
+this was written (three separate runs of `vais_bench --only stack` and
+three full `make bench` runs on an earlier VM), within the 1.2x target;
+on this session's VM the runs gave 1.19-1.27x (the table above has the
+current run). Both are latency-bound chains through the
 handle's fields: each push waits on the last top, each pop on the last
 link, and in pairs each push waits on the last pop's top.
 
@@ -883,7 +889,7 @@ unrelated store) rather than at the code; it was not pinned down.
 ## Code alignment
 
 Every function of the library starts on a 64-byte boundary
-(`.cargo/config.toml`: `-C llvm-args=-align-all-functions=6`), and the C
+(`benches/.cargo/config.toml`: `-C llvm-args=-align-all-functions=6`), and the C
 floor is compiled with `-falign-functions=64` to match. Two builds of
 byte-identical `bump_alloc` code, one starting at a 64-byte boundary and one
 16 bytes further, ran `bump/16B` at 2.49 and 2.77 ns: where a few-dozen-
