@@ -39,8 +39,6 @@ VALGRIND   := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for
 
 all: lib header
 
-# The soname is libvais_alloc.so.$(MAJOR): link it beside the build so
-# programs linked against target/release find it at run time.
 # The C artifacts are built by `cargo rustc` with their crate types named:
 # `cargo build` of a lib that is also an rlib (the Rust tests and benches
 # use it as one) leaves out the profile's LTO for every output, and the
@@ -48,6 +46,8 @@ all: lib header
 # instead of 7.6, the .so 523 KB instead of 444).
 CARGO_LIB = $(CARGO) rustc --release --lib --crate-type cdylib,staticlib
 
+# The soname is libvais_alloc.so.$(MAJOR): link it beside the build so
+# programs linked against target/release find it at run time.
 lib:
 	$(CARGO_LIB)
 	@ln -sf libvais_alloc.so $(RELEASE)/libvais_alloc.so.$(MAJOR)

@@ -73,7 +73,16 @@ echo "install: the demo linked statically and stripped is $(stat -c %s "$stage/d
 archive_bytes=$(stat -c %s "$stage$libdir/libvais_alloc.a")
 check "the installed archive is LTO-built: under 6 MB ($archive_bytes bytes)" \
     test "$archive_bytes" -lt 6000000
-printf '#include <stdio.h>\n#include <vais_alloc.h>\nint main(void) {\n    Allocation a = global_alloc(VAIS_LAYOUT_OF(int));\n    printf("%%d\\n", a.ptr != 0);\n    global_dealloc(a.ptr, VAIS_LAYOUT_OF(int));\n    return 0;\n}\n' > "$stage/small.c"
+cat > "$stage/small.c" <<'EOF'
+#include <stdio.h>
+#include <vais_alloc.h>
+int main(void) {
+    Allocation a = global_alloc(VAIS_LAYOUT_OF(int));
+    printf("%d\n", a.ptr != 0);
+    global_dealloc(a.ptr, VAIS_LAYOUT_OF(int));
+    return 0;
+}
+EOF
 check "C (static): a program of global and layout calls only builds and runs" \
     bash -c "$cc -std=c11 -Wall -Wextra -Werror '$stage/small.c' $static -o '$stage/small' && '$stage/small' >/dev/null"
 strip "$stage/small" 2>/dev/null

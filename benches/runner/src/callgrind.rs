@@ -103,45 +103,58 @@ pub fn freelist_scaling(out_dir: &Path, quick: bool) -> Result<Vec<ScalingCount>
     } else {
         &[100, 10_000, 100_000, 1_000_000]
     };
+    // (name, callgrind file tag, the child's extra argument, the functions
+    // whose inclusive counts are the allocation and the free)
+    type Subject = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static [&'static str],
+        &'static [&'static str],
+    );
+    let subjects: [Subject; 2] = [
+        (
+            "libvais_alloc",
+            "freelist",
+            None,
+            &["freelist_alloc"],
+            &["freelist_dealloc"],
+        ),
+        (
+            "glibc",
+            "glibc",
+            Some("glibc"),
+            &["malloc", "posix_memalign"],
+            &["free"],
+        ),
+    ];
     let mut v = Vec::new();
-    for glibc in [false, true] {
+    for (who, prefix, extra, alloc_fns, free_fns) in subjects {
         for aligned in [false, true] {
             for &live in lives {
-                let who = if glibc { "glibc" } else { "libvais_alloc" };
                 eprintln!("  callgrind: {who}, N={live}, aligned={aligned} ...");
-                let tag = format!(
-                    "{}.n{live}.{}",
-                    if glibc { "glibc" } else { "freelist" },
-                    if aligned { "a256" } else { "a8" }
-                );
+                let tag = format!("{prefix}.n{live}.{}", if aligned { "a256" } else { "a8" });
                 let mut args = vec![
                     "callgrind-freelist".to_string(),
                     live.to_string(),
                     steps.to_string(),
                     (aligned as u8).to_string(),
                 ];
-                if glibc {
-                    args.push("glibc".to_string());
-                }
+                args.extend(extra.map(str::to_string));
                 let (_, m) = run_callgrind(out_dir, &tag, &args)?;
-                let get = |fs: &[&str]| {
+                let per_call = |fs: &[&str]| {
                     fs.iter()
                         .map(|f| m.get(*f).copied().unwrap_or(0))
                         .sum::<u64>() as f64
                         / steps as f64
-                };
-                let (alloc_ir, dealloc_ir) = if glibc {
-                    (get(&["malloc", "posix_memalign"]), get(&["free"]))
-                } else {
-                    (get(&["freelist_alloc"]), get(&["freelist_dealloc"]))
                 };
                 v.push(ScalingCount {
                     implementation: who,
                     live,
                     aligned,
                     steps,
-                    alloc_ir,
-                    dealloc_ir,
+                    alloc_ir: per_call(alloc_fns),
+                    dealloc_ir: per_call(free_fns),
                 });
             }
         }
