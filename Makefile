@@ -35,7 +35,7 @@ C_BUILD    := c_tests/build
 VALGRIND   := valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect
 
 .PHONY: all lib header check-header demo check test abi c-tests c-plain c-valgrind \
-        c-asan lint symbols bench bench-build install uninstall clean check-install readme-snippets
+        c-asan c-memory-tools lint symbols bench bench-build install uninstall clean check-install readme-snippets
 
 all: lib header
 
@@ -82,6 +82,7 @@ check: check-header lint test abi symbols c-tests cpp-tests readme-snippets chec
 		"ABI check=$(CHECK_LOGS)/abi.log" \
 		"C plain=$(C_BUILD)/plain.log" "C under Valgrind=$(C_BUILD)/valgrind.log" \
 		"C under ASan+UBSan=$(C_BUILD)/asan.log" \
+		"memory tools see misuse=$(C_BUILD)/memory-tools.log" \
 		"C++ plain=$(CPP_BUILD)/plain.log" "C++ under Valgrind=$(CPP_BUILD)/valgrind.log" \
 		"C++ under ASan+UBSan=$(CPP_BUILD)/asan.log" \
 		"README snippets=$(CHECK_LOGS)/readme.log" "install=$(CHECK_LOGS)/install.log" \
@@ -112,7 +113,7 @@ symbols: lib
 	readelf -d $(SO) | grep -q 'SONAME.*libvais_alloc.so.$(MAJOR)' || { echo "symbols: soname missing"; exit 1; }; \
 	echo "symbols: $$(nm -D --defined-only $(SO) | grep -c ' T ') API functions exported, nothing else"
 
-c-tests: c-plain c-valgrind c-asan
+c-tests: c-plain c-valgrind c-asan c-memory-tools
 
 $(C_BUILD)/run_tests: $(C_TEST_SRC) $(wildcard c_tests/*.h) $(HEADER) $(SO)
 	@mkdir -p $(C_BUILD)
@@ -146,6 +147,25 @@ c-asan: lib $(C_BUILD)/run_tests_asan
 	@$(ASAN_ENV) ./$(C_BUILD)/run_tests_asan > $(C_BUILD)/asan.log 2> $(C_BUILD)/asan.log.err \
 		|| { cat $(C_BUILD)/asan.log $(C_BUILD)/asan.log.err; exit 1; }
 	@$(call ASAN_QUIET,$(C_BUILD)/asan.log)
+
+# Memory-tool visibility: c_tests/tools/misuse.c commits one bug per case in
+# memory from our allocators (overrun, use after free/pop/reset, header
+# read, leak); each case must be reported by Memcheck and by ASan, and the
+# correct case by neither (tools/memory_tool_tests.py).
+MISUSE_SRC := c_tests/tools/misuse.c
+
+$(C_BUILD)/misuse: $(MISUSE_SRC) $(HEADER) $(SO)
+	@mkdir -p $(C_BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g -Iinclude $(MISUSE_SRC) -o $@ $(LINK)
+
+$(C_BUILD)/misuse_asan: $(MISUSE_SRC) $(HEADER) $(SO)
+	@mkdir -p $(C_BUILD)
+	$(CC) $(CSTD) $(CWARN) -O1 -g -fsanitize=address -fno-omit-frame-pointer -Iinclude \
+		$(MISUSE_SRC) -o $@ $(LINK)
+
+c-memory-tools: lib $(C_BUILD)/misuse $(C_BUILD)/misuse_asan
+	$(PYTHON) tools/memory_tool_tests.py $(C_BUILD)/misuse $(C_BUILD)/misuse_asan \
+		| tee $(C_BUILD)/memory-tools.log; exit $${PIPESTATUS[0]}
 
 # C++: include/vais_alloc.hpp (std::pmr over every allocator), checked
 # standalone, then cpp_tests/ run plain, under Valgrind and with ASan+UBSan.

@@ -893,7 +893,7 @@ static void check_resize(const Subject *s) {
                            VAIS_ALLOC_E_EXHAUSTED);
         CHECK_UNCHANGED(&in, before, &w);
         CHECK(pattern_intact(newest.ptr, newest_now.size, 52));
-        CHECK(pattern_intact(older.ptr, 40, 51));
+        CHECK(pattern_intact(older.ptr, older_now.size, 51));
     }
 
     if (has(&in, VAIS_ALLOC_CAP_FREE_LAST)) {

@@ -230,6 +230,7 @@ TEST(freelist_growth_limits_and_refusals_change_nothing) {
     CHECK_ALLOC_FAILS(freelist_alloc(list, layout_new(INT64_C(1) << 41, 8)), VAIS_ALLOC_E_EXHAUSTED);
     CHECK_UNCHANGED(list, before);
     CHECK_EQ(c.calls, 1);
+    CHECK_EQ(freelist_reset(list), 0);
     CHECK_EQ(freelist_free(list), 0);
     CHECK_EQ(c.live, 0);
 
@@ -240,6 +241,7 @@ TEST(freelist_growth_limits_and_refusals_change_nothing) {
     CHECK_ALLOC_FAILS(freelist_alloc(list, layout_new(200, 8)), VAIS_ALLOC_E_OUT_OF_MEMORY);
     CHECK_UNCHANGED(list, before);
     CHECK_EQ(c.live, 1);
+    CHECK_EQ(freelist_reset(list), 0);
     CHECK_EQ(freelist_free(list), 0);
     CHECK_EQ(c.live, 0);
 }
@@ -270,9 +272,12 @@ TEST(freelist_set_upstream_refuses_bad_arguments) {
     CHECK_GT(freelist_total_allocated(parent), 4096);
     /* While its chunks are held, no other upstream. */
     CHECK_STATUS_FAILS(freelist_set_upstream(list, up, 0), VAIS_ALLOC_E_INVALID_ARGUMENT);
+    CHECK_EQ(freelist_reset(list), 0);
     CHECK_EQ(freelist_free(list), 0);
     CHECK_EQ(freelist_total_allocated(parent), 0);
+    CHECK_EQ(freelist_reset(parent), 0);
     CHECK_EQ(freelist_free(parent), 0);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
     /* The other new functions check their handle too. */
     CHECK_STATUS_FAILS(freelist_add_region(NULL, 64, 64), VAIS_ALLOC_E_NULL_HANDLE);
@@ -330,9 +335,11 @@ TEST(freelist_add_region_uses_caller_memory_and_never_frees_it) {
     Allocation big = freelist_alloc(list, layout_new(20000, 8));
     CHECK(big.ptr >= base && big.ptr < base + SIZE);
     /* Drop forgets them: capacity 0, their pointers foreign. */
+    CHECK_EQ(freelist_reset(list), 0); /* every block freed: no leak */
     CHECK_EQ(freelist_drop(list), 0);
     CHECK_EQ(freelist_capacity(list), 0);
     CHECK_STATUS_FAILS(freelist_dealloc(list, big.ptr), VAIS_ALLOC_E_FOREIGN_POINTER);
+    CHECK_EQ(freelist_reset(list), 0);
     CHECK_EQ(freelist_free(list), 0);
     /* Still the caller's: a library free would make this a double free
      * (ASan and Valgrind report it). */

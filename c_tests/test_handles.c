@@ -265,6 +265,7 @@ TEST(handles_pool_drop_leaves_an_empty_handle) {
     CHECK(pool != NULL);
     int64_t a = pool_alloc(pool);
     CHECK_NE(a, 0);
+    CHECK_EQ(pool_reset(pool), 0); /* every block freed: no leak */
     CHECK_EQ(pool_drop(pool), 0);
     CHECK_EQ(pool_num_free_blocks(pool), 0);
     CHECK_EQ(pool_num_allocated(pool), 0);
@@ -273,6 +274,7 @@ TEST(handles_pool_drop_leaves_an_empty_handle) {
     CHECK_STATUS_FAILS(pool_dealloc(pool, a), VAIS_ALLOC_E_FOREIGN_POINTER);
     CHECK_EQ(pool_dealloc(pool, 0), 0);
     CHECK_EQ(pool_drop(pool), 0);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
 }
 
@@ -281,6 +283,7 @@ TEST(handles_freelist_drop_leaves_an_empty_handle) {
     CHECK(list != NULL);
     Allocation a = freelist_alloc(list, layout_new(64, 8));
     CHECK_NE(a.ptr, 0);
+    CHECK_EQ(freelist_reset(list), 0); /* every block freed: no leak */
     CHECK_EQ(freelist_drop(list), 0);
     CHECK_EQ(freelist_total_allocated(list), 0);
     CHECK_EQ(freelist_remaining(list), 0);
@@ -290,6 +293,7 @@ TEST(handles_freelist_drop_leaves_an_empty_handle) {
     CHECK_STATUS_FAILS(freelist_dealloc(list, a.ptr), VAIS_ALLOC_E_FOREIGN_POINTER);
     CHECK_EQ(freelist_dealloc(list, 0), 0);
     CHECK_EQ(freelist_drop(list), 0);
+    CHECK_EQ(freelist_reset(list), 0);
     CHECK_EQ(freelist_free(list), 0);
 }
 

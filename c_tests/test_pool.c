@@ -50,7 +50,9 @@ TEST(pool_reference_example) {
     CHECK(pattern_intact(p1, 64, 1));
     CHECK(pattern_intact(p3, 64, 3));
 
+    CHECK_EQ(pool_reset(pool), 0); /* every block freed: no leak */
     CHECK_EQ(pool_drop(pool), 0);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
 }
 
@@ -91,7 +93,8 @@ TEST(pool_block_sizes_round_to_multiples_of_8_and_align) {
         int64_t none = 1;
         CHECK_ERROR(none = pool_alloc(pool), VAIS_ALLOC_E_EXHAUSTED);
         CHECK_EQ(none, 0);
-        CHECK_EQ(pool_free(pool), 0);
+        CHECK_EQ(pool_reset(pool), 0);
+    CHECK_EQ(pool_free(pool), 0);
     }
 }
 
@@ -115,6 +118,7 @@ TEST(pool_exhaustion_fails_and_changes_nothing) {
     CHECK_EQ(again, b); /* the only free block */
     CHECK(pattern_intact(a, 16, 1));
     CHECK(pattern_intact(c, 16, 3));
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
 }
 
@@ -129,6 +133,7 @@ TEST(pool_dealloc_of_zero_is_a_no_op) {
     CHECK_EQ(pool_num_allocated(pool), 1);
     CHECK_EQ(pool_num_free_blocks(pool), 3);
     CHECK_EQ(pool_owns(pool, a), 1);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
 }
 
@@ -200,7 +205,9 @@ TEST(pool_bad_frees_are_refused_and_change_nothing) {
     CHECK_EQ(pool_num_free_blocks(pool), 0);
 
     free(heap);
+    CHECK_EQ(pool_reset(other), 0);
     CHECK_EQ(pool_free(other), 0);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
 }
 
@@ -227,6 +234,7 @@ TEST(pool_never_handed_out_block_is_refused) {
     CHECK_EQ(none, 0);
     CHECK(pattern_intact(a, 32, 7));
     CHECK(pattern_intact(b, 32, 8));
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
 }
 
@@ -260,6 +268,7 @@ TEST(pool_recycling_never_hands_out_a_live_block) {
     }
     CHECK_EQ(pool_num_allocated(pool), in_use);
     CHECK_EQ(pool_num_free_blocks(pool), BLOCKS - in_use);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
 }
 

@@ -175,6 +175,7 @@ TEST(pool_growth_slabs_grow_logarithmically_and_go_back) {
     for (int64_t i = 0; i < N; i++) failed += pool_alloc(pool) == 0;
     CHECK_EQ(failed, 0);
     CHECK_EQ(up.calls, calls);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
     CHECK_EQ(up.live, 0);
     CHECK_EQ(up.live_bytes, 0);
@@ -233,7 +234,9 @@ TEST(pool_growth_bad_frees_in_slabs_are_refused_and_change_nothing) {
     CHECK_EQ(pool_alloc(pool), newest + SIZE);
     CHECK_EQ(up.calls, 2);
     free(heap);
+    CHECK_EQ(pool_reset(other), 0);
     CHECK_EQ(pool_free(other), 0);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
     CHECK_EQ(up.live, 0);
     CHECK_EQ(up.bad_frees, 0);
@@ -275,6 +278,7 @@ TEST(pool_growth_limit_is_exhausted_and_refusal_out_of_memory) {
     CHECK_NE(pool_alloc(pool), 0);
     CHECK_EQ(up.calls, 2);
     CHECK_EQ(pool_capacity(pool), OWN * SIZE + SLAB * 3);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
     CHECK_EQ(up.live, 0);
 }
@@ -318,12 +322,14 @@ TEST(pool_growth_set_upstream_refusals) {
     CHECK_STATUS_FAILS(pool_set_upstream(pool, global_as_allocator(), 0),
                        VAIS_ALLOC_E_INVALID_ARGUMENT);
     /* Once they are given back, a new one is accepted. */
+    CHECK_EQ(pool_reset(pool), 0); /* every block freed: no leak */
     CHECK_EQ(pool_drop(pool), 0);
     CHECK_EQ(up.live, 0);
     CHECK_EQ(pool_capacity(pool), 0);
     CHECK_EQ(pool_set_upstream(pool, global_as_allocator(), 0), 0);
     CHECK_NE(pool_alloc(pool), 0);
     CHECK_EQ(pool_capacity(pool), 64 << 10);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
     CHECK_EQ(bump_free(bump), 0);
 }
@@ -355,6 +361,7 @@ TEST(pool_growth_reset_keeps_the_largest_slab) {
     }
     CHECK_EQ(failed, 0);
     CHECK_EQ(up.calls, calls);
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
     CHECK_EQ(up.live, 0);
     CHECK_EQ(up.bad_frees, 0);
@@ -386,6 +393,7 @@ TEST(pool_growth_from_the_global_allocator) {
     CHECK_EQ(pool_dealloc(pool, blocks[N - 1]), 0);
     CHECK_STATUS_FAILS(pool_dealloc(pool, blocks[N - 1]), VAIS_ALLOC_E_DOUBLE_FREE);
     /* Valgrind and ASan see every slab go back here. */
+    CHECK_EQ(pool_reset(pool), 0);
     CHECK_EQ(pool_free(pool), 0);
     free(blocks);
 }

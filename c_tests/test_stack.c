@@ -260,6 +260,7 @@ TEST(stack_new_refuses_a_negative_capacity) {
  * "a header" inside a's payload. (The newest allocation's header is not
  * read while it is the newest: the stack keeps its own copy.) */
 TEST(stack_a_stray_write_into_a_header_never_causes_overlap) {
+    SKIP_UNDER_MEMORY_TOOL();
     StackAllocator *stack = stack_new(4096);
     CHECK(stack != NULL);
     if (stack == NULL) return;
@@ -289,6 +290,7 @@ TEST(stack_a_stray_write_into_a_header_never_causes_overlap) {
  * seeds of 20,000 steps, enough to find pairs of flips that undo each
  * other; these few seeds are sized for the memory tools.) */
 TEST(stack_random_bit_flips_into_headers_never_cause_overlap) {
+    SKIP_UNDER_MEMORY_TOOL();
     enum { CAPACITY = 1 << 14, MAX_LIVE = 256, SEEDS = 16, STEPS = 4000 };
     for (uint64_t seed = 1; seed <= SEEDS; seed++) {
         StackAllocator *stack = stack_new(CAPACITY);

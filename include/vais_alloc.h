@@ -1013,6 +1013,13 @@ const char *vais_alloc_error_message(int64_t code);
 // Returns the library version, e.g. "0.1.0" (static, never NULL).
 const char *vais_alloc_version(void);
 
+// Returns which memory tools the library reports its allocations to:
+// bit 0 (1) when the process runs under Valgrind, bit 1 (2) when the
+// AddressSanitizer runtime is loaded; 0 for none (or a library built
+// without the `memory-tools` feature). Looked up once, at the first call
+// of this or any allocator function.
+int64_t vais_alloc_memory_tools(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

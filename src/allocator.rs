@@ -124,28 +124,8 @@ pub trait Allocator {
         old: Layout,
         new: Layout,
     ) -> Result<Block, Error> {
-        if ptr.as_ptr() as usize & (new.align() - 1) == 0 {
-            // SAFETY: forwarded from this function's contract.
-            match unsafe { self.resize(ptr, old, new.size()) } {
-                Ok(size) => return Ok(Block { ptr, size }),
-                Err(Error::Exhausted) => {}
-                Err(error) => return Err(error),
-            }
-        }
         // SAFETY: forwarded from this function's contract.
-        let keep = unsafe { self.readable(ptr, old)? }.min(new.size());
-        let fresh = self.alloc(new)?;
-        // SAFETY: `readable` vouched for `keep` bytes at `ptr`, the fresh
-        // block holds at least `new.size() >= keep`, and two live blocks
-        // of one allocator are disjoint.
-        unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.ptr.as_ptr(), keep) };
-        // SAFETY: forwarded from this function's contract.
-        if let Err(error) = unsafe { self.free(ptr, old) } {
-            // SAFETY: `fresh` was just handed out by this allocator.
-            let _undone = unsafe { self.free(fresh.ptr, new) };
-            return Err(error);
-        }
-        Ok(fresh)
+        unsafe { realloc_by_parts(self, ptr, old, new) }
     }
 
     /// Gives the block at `ptr` (allocated with `layout`) back.
@@ -158,6 +138,42 @@ pub trait Allocator {
     fn reset(&mut self) -> Result<(), Error> {
         Err(Error::Unsupported)
     }
+}
+
+/// [`Allocator::realloc`] made of the allocator's other operations: resize
+/// in place when the pointer has the new alignment, else readable +
+/// alloc + copy + free.
+///
+/// # Safety
+/// As for [`Allocator::realloc`].
+pub(crate) unsafe fn realloc_by_parts<A: Allocator + ?Sized>(
+    allocator: &mut A,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+) -> Result<Block, Error> {
+    if ptr.as_ptr() as usize & (new.align() - 1) == 0 {
+        // SAFETY: forwarded from this function's contract.
+        match unsafe { allocator.resize(ptr, old, new.size()) } {
+            Ok(size) => return Ok(Block { ptr, size }),
+            Err(Error::Exhausted) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    // SAFETY: forwarded from this function's contract.
+    let keep = unsafe { allocator.readable(ptr, old)? }.min(new.size());
+    let fresh = allocator.alloc(new)?;
+    // SAFETY: `readable` vouched for `keep` bytes at `ptr`, the fresh
+    // block holds at least `new.size() >= keep`, and two live blocks
+    // of one allocator are disjoint.
+    unsafe { core::ptr::copy_nonoverlapping(ptr.as_ptr(), fresh.ptr.as_ptr(), keep) };
+    // SAFETY: forwarded from this function's contract.
+    if let Err(error) = unsafe { allocator.free(ptr, old) } {
+        // SAFETY: `fresh` was just handed out by this allocator.
+        let _undone = unsafe { allocator.free(fresh.ptr, new) };
+        return Err(error);
+    }
+    Ok(fresh)
 }
 
 /// The bytes an arena's block may take for `size`: at least one, so that

@@ -157,6 +157,11 @@ impl Chunks {
         &self.held
     }
 
+    /// The spare chunk (held for the next growth, in use by nothing).
+    pub fn spare(&self) -> Option<Chunk> {
+        self.spare
+    }
+
     /// The size of the chunk [`Chunks::grow`] would add now for
     /// `min_size` (the spare's, or a new one's), so that an arena can make
     /// room for its bookkeeping first; `None` when no size fits.
@@ -178,9 +183,13 @@ impl Chunks {
             self.held.try_reserve(1).map_err(|_| Error::OutOfMemory)?;
             self.spare = None;
             if zeroed {
+                // Accessible to the memory tools while it is cleared (ASan
+                // checks the `memset`), then the arena's again.
+                crate::tools::returning(spare.start, spare.size);
                 // SAFETY: the spare is a chunk this arena holds, of `size`
                 // writable bytes, in use by nothing.
                 unsafe { (spare.start as *mut u8).write_bytes(0, spare.size) };
+                crate::tools::obtained(spare.start, spare.size);
             }
             self.held.push(spare);
             return Ok(spare);
@@ -204,6 +213,7 @@ impl Chunks {
             start: block.addr(),
             size,
         };
+        crate::tools::obtained(chunk.start, chunk.size);
         self.held.push(chunk);
         // Doubling up to MAX_CHUNK, never shrinking (a first size above
         // MAX_CHUNK stays: `clamp` would panic with its bounds reversed).
@@ -266,6 +276,7 @@ impl Chunks {
                 ptr,
                 size: chunk.size,
             };
+            crate::tools::returning(chunk.start, chunk.size);
             // SAFETY: every chunk held came from this source's `obtain`
             // with this layout, and leaves `held`/`spare` as it goes back.
             unsafe { source.give_back(block, chunk.layout()) };

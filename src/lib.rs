@@ -61,6 +61,7 @@ pub mod layout;
 pub mod marks;
 pub mod pool;
 pub mod stack;
+pub mod tools;
 
 pub mod ffi;
 

@@ -37,6 +37,7 @@ use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::growth::{Chunks, Source, CHUNK_ALIGN};
 use crate::marks::Marks;
+use crate::tools::{seen::Visible, Kind};
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
@@ -431,6 +432,41 @@ impl Allocator for Bump {
         self.last = 0;
         self.allocated = 0;
         Ok(())
+    }
+}
+
+impl Visible for Bump {
+    const KIND: Kind = Kind::Span;
+
+    fn usable_size(&self, _: NonNull<u8>) -> Option<usize> {
+        None
+    }
+
+    fn for_each_region(&self, f: &mut dyn FnMut(usize, usize)) {
+        f(self.buffer.start(), self.buffer.capacity());
+        for chunk in self
+            .chunks
+            .held()
+            .iter()
+            .chain(self.chunks.spare().as_ref())
+        {
+            f(chunk.start, chunk.size);
+        }
+    }
+
+    fn for_each_free_span(&self, f: &mut dyn FnMut(usize, usize)) {
+        let regions = 1 + self.chunks.held().len();
+        for region in 0..regions {
+            let from = match region {
+                r if r < self.current => self.used_ends[r],
+                r if r == self.current => self.top,
+                r => self.region_start(r),
+            };
+            f(from, self.region_end(region) - from);
+        }
+        if let Some(spare) = self.chunks.spare() {
+            f(spare.start, spare.size);
+        }
     }
 }
 

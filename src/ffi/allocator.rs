@@ -18,6 +18,7 @@ use crate::allocator::{Allocator, Block};
 use crate::error::Error;
 use crate::global::Global;
 use crate::growth::Source;
+use crate::tools::{self, seen, seen::Visible};
 use core::ffi::c_void;
 use core::ptr::NonNull;
 
@@ -108,7 +109,7 @@ impl ReturnValue for VaisAllocator {
 
 /// How a built-in vtable finds its core from `ctx`.
 trait Context {
-    type Core: Allocator;
+    type Core: Visible;
     /// Runs `f` on the core behind `ctx`.
     ///
     /// # Safety
@@ -148,12 +149,16 @@ impl Context for GlobalContext {
 unsafe extern "C" fn row_alloc<C: Context>(ctx: *mut c_void, layout: Layout) -> Allocation {
     // SAFETY: `ctx` comes from a `*_as_allocator` getter of this family
     // (or the caller broke the handle rule).
-    finish(unsafe { C::with(ctx, |core| Ok(core.alloc(layout.check()?)?.into())) })
+    finish(unsafe { C::with(ctx, |core| Ok(seen::alloc(core, layout.check()?)?.into())) })
 }
 
 unsafe extern "C" fn row_alloc_zeroed<C: Context>(ctx: *mut c_void, layout: Layout) -> Allocation {
     // SAFETY: as in `row_alloc`.
-    finish(unsafe { C::with(ctx, |core| Ok(core.alloc_zeroed(layout.check()?)?.into())) })
+    finish(unsafe {
+        C::with(ctx, |core| {
+            Ok(seen::alloc_zeroed(core, layout.check()?)?.into())
+        })
+    })
 }
 
 unsafe extern "C" fn row_resize<C: Context>(
@@ -170,7 +175,7 @@ unsafe extern "C" fn row_resize<C: Context>(
         let ptr = pointer(ptr).ok_or(Error::ForeignPointer)?;
         // SAFETY: the validating cores accept any pointer; for the global
         // allocator the caller vouches for it (rule 1).
-        unsafe { core.resize(ptr, old, new_size) }.map(|_| 0)
+        unsafe { seen::resize(core, ptr, old, new_size) }.map(|_| 0)
     };
     // SAFETY: as in `row_alloc`.
     finish(unsafe { C::with(ctx, resize) })
@@ -185,10 +190,10 @@ unsafe extern "C" fn row_realloc<C: Context>(
     let realloc = |core: &mut C::Core| {
         let new_layout = new_layout.check()?;
         let Some(ptr) = pointer(ptr) else {
-            return Ok(core.alloc(new_layout)?.into());
+            return Ok(seen::alloc(core, new_layout)?.into());
         };
         // SAFETY: as in `row_resize`.
-        Ok(unsafe { core.realloc(ptr, old.check()?, new_layout) }?.into())
+        Ok(unsafe { seen::realloc(core, ptr, old.check()?, new_layout) }?.into())
     };
     // SAFETY: as in `row_alloc`.
     finish(unsafe { C::with(ctx, realloc) })
@@ -199,7 +204,7 @@ unsafe extern "C" fn row_free<C: Context>(ctx: *mut c_void, ptr: i64, layout: La
         let layout = layout.check()?;
         match pointer(ptr) {
             // SAFETY: as in `row_resize`.
-            Some(ptr) => unsafe { core.free(ptr, layout) }.map(|()| 0),
+            Some(ptr) => unsafe { seen::free(core, ptr, layout) }.map(|()| 0),
             None => Ok(0),
         }
     };
@@ -209,7 +214,7 @@ unsafe extern "C" fn row_free<C: Context>(ctx: *mut c_void, ptr: i64, layout: La
 
 unsafe extern "C" fn row_reset<C: Context>(ctx: *mut c_void) -> i64 {
     // SAFETY: as in `row_alloc`.
-    finish(unsafe { C::with(ctx, |core| core.reset().map(|()| 0)) })
+    finish(unsafe { C::with(ctx, |core| seen::reset(core).map(|()| 0)) })
 }
 
 /// The vtable of a built-in allocator: one row, the same for every family
@@ -282,6 +287,9 @@ impl Source for Upstream {
             unsafe { allocator_free(self.0, allocation.ptr, layout.into()) };
             return Err(Error::OutOfMemory);
         }
+        if reports_heap_blocks(self.0) {
+            tools::disown(allocation.ptr as usize, allocation.size as usize);
+        }
         Ok(Block {
             ptr,
             size: layout.size(),
@@ -289,6 +297,9 @@ impl Source for Upstream {
     }
 
     unsafe fn give_back(&mut self, block: Block, layout: core::alloc::Layout) {
+        if reports_heap_blocks(self.0) {
+            tools::reown(block.addr(), block.size);
+        }
         // SAFETY: as in `obtain`; the block came from this upstream.
         unsafe { allocator_free(self.0, block.addr() as i64, layout.into()) };
     }
@@ -396,6 +407,21 @@ pub(super) unsafe fn growing_bit(allocator: VaisAllocator) -> i64 {
     } else {
         0
     }
+}
+
+/// Whether `upstream` reports its blocks to Memcheck as heap blocks (a
+/// pool or a free list of this library): a chunk taken from it is then
+/// [`tools::disown`]ed while held, since Memcheck refuses heap blocks
+/// inside heap blocks.
+fn reports_heap_blocks(upstream: VaisAllocator) -> bool {
+    [
+        &POOL_VTABLE,
+        &POOL_GROWING_VTABLE,
+        &FREELIST_VTABLE,
+        &FREELIST_GROWING_VTABLE,
+    ]
+    .iter()
+    .any(|ours| core::ptr::eq(*ours, upstream.vtable))
 }
 
 /// Whether `vtable` is one of this library's, whose entries record their

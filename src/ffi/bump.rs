@@ -3,9 +3,9 @@
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, to_i64, Allocation, Layout};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
-use crate::allocator::Allocator;
 use crate::bump::Bump;
 use crate::error::Error;
+use crate::tools::{self, seen};
 
 /// Opaque handle of a bump arena (Vais code holds it in an `i64`).
 pub struct BumpAllocator {
@@ -65,13 +65,15 @@ pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut Bu
 /// `bump` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn bump_alloc(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
-    // SAFETY: forwarded from this function's contract.
-    if let Ok(core) = unsafe { core_of(bump) } {
-        // The layout is checked by the fast path's own arithmetic, and in
-        // full on the slow path (which sorts out the error).
-        if let Some(block) = core.alloc_fast_unchecked(layout.size as usize, layout.align as usize)
-        {
-            return block.into();
+    if !tools::active() {
+        // SAFETY: forwarded from this function's contract.
+        if let Ok(core) = unsafe { core_of(bump) } {
+            // The layout is checked by the fast path's own arithmetic, and
+            // in full on the slow path (which sorts out the error).
+            let (size, align) = (layout.size as usize, layout.align as usize);
+            if let Some(block) = core.alloc_fast_unchecked(size, align) {
+                return block.into();
+            }
         }
     }
     // SAFETY: forwarded from this function's contract.
@@ -87,7 +89,15 @@ pub unsafe extern "C" fn bump_alloc(bump: *mut BumpAllocator, layout: Layout) ->
 #[cold]
 #[inline(never)]
 unsafe fn bump_alloc_slow(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
-    let alloc = |bump: &mut Bump| Ok(bump.alloc_slow(layout.check()?)?.into());
+    let alloc = |bump: &mut Bump| {
+        let layout = layout.check()?;
+        Ok(if tools::active() {
+            seen::alloc(bump, layout)
+        } else {
+            bump.alloc_slow(layout)
+        }?
+        .into())
+    };
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(bump) }.and_then(alloc))
 }
@@ -99,7 +109,10 @@ unsafe fn bump_alloc_slow(bump: *mut BumpAllocator, layout: Layout) -> Allocatio
 #[no_mangle]
 pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|bump| Ok(bump.alloc_zeroed(layout.check()?)?.into())))
+    finish(
+        unsafe { core_of(bump) }
+            .and_then(|bump| Ok(seen::alloc_zeroed(bump, layout.check()?)?.into())),
+    )
 }
 
 /// Frees every allocation at once, keeping the buffer. Returns 0, or a
@@ -110,7 +123,7 @@ pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Lay
 #[no_mangle]
 pub unsafe extern "C" fn bump_reset(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|bump| bump.reset().map(|()| 0)))
+    finish(unsafe { core_of(bump) }.and_then(|bump| seen::reset(bump).map(|()| 0)))
 }
 
 /// Returns the bytes that can be served without asking the upstream (the
@@ -257,8 +270,9 @@ pub unsafe extern "C" fn bump_mark(bump: *mut BumpAllocator) -> i64 {
 /// `bump` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn bump_release_to(bump: *mut BumpAllocator, mark: i64) -> i64 {
+    let release = |core: &mut Bump| seen::bulk(core, |core| core.release_to(mark)).map(|()| 0);
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|core| core.release_to(mark).map(|()| 0)))
+    finish(unsafe { core_of(bump) }.and_then(release))
 }
 
 /// Returns the largest `bump_total_allocated` the arena has reached (its

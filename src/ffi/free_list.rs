@@ -3,9 +3,9 @@
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, pointer, to_i64, Allocation, Layout};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
-use crate::allocator::Allocator;
 use crate::error::Error;
 use crate::free_list::FreeList;
+use crate::tools::{self, seen, seen::Visible};
 
 /// Opaque handle of a free-list allocator (Vais code holds it in an `i64`).
 pub struct FreeListAllocator {
@@ -55,6 +55,10 @@ pub unsafe extern "C" fn freelist_alloc(
     list: *mut FreeListAllocator,
     layout: Layout,
 ) -> Allocation {
+    if tools::active() {
+        // SAFETY: forwarded from this function's contract.
+        return unsafe { freelist_alloc_slow(list, layout) };
+    }
     // SAFETY: forwarded from this function's contract.
     if let Ok(core) = unsafe { core_of(list) } {
         // The layout is checked by the cache's own test (it serves only
@@ -97,7 +101,15 @@ unsafe fn freelist_alloc_heap(list: *mut FreeListAllocator, layout: Layout) -> A
 #[cold]
 #[inline(never)]
 unsafe fn freelist_alloc_slow(list: *mut FreeListAllocator, layout: Layout) -> Allocation {
-    let alloc = |core: &mut FreeList| Ok(core.alloc_missed(layout.check()?)?.into());
+    let alloc = |core: &mut FreeList| {
+        let layout = layout.check()?;
+        Ok(if tools::active() {
+            seen::alloc(core, layout)
+        } else {
+            core.alloc_missed(layout)
+        }?
+        .into())
+    };
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(list) }.and_then(alloc))
 }
@@ -124,8 +136,9 @@ pub unsafe extern "C" fn freelist_realloc(
     let realloc = |list: &mut FreeList| {
         let layout = layout.check()?;
         Ok(match pointer(ptr) {
+            Some(ptr) if tools::active() => realloc_seen(list, ptr, layout)?,
             Some(ptr) => list.realloc_block(ptr, layout)?,
-            None => list.alloc(layout)?,
+            None => seen::alloc(list, layout)?,
         }
         .into())
     };
@@ -145,6 +158,10 @@ pub unsafe extern "C" fn freelist_realloc(
 /// `list` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64) -> i64 {
+    if tools::active() {
+        // SAFETY: forwarded from this function's contract.
+        return unsafe { freelist_dealloc_heap(list, ptr) };
+    }
     // SAFETY: forwarded from this function's contract.
     if let Ok(core) = unsafe { core_of(list) } {
         if let Some(ptr) = pointer(ptr) {
@@ -168,7 +185,12 @@ unsafe fn freelist_dealloc_heap(list: *mut FreeListAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
         unsafe { core_of(list) }
-            .and_then(|list| pointer(ptr).map_or(Ok(()), |ptr| list.dealloc_merging(ptr)))
+            .and_then(|list| match pointer(ptr) {
+                // SAFETY: the free list validates every pointer.
+                Some(ptr) if tools::active() => unsafe { seen::free(list, ptr, ANY_LAYOUT) },
+                Some(ptr) => list.dealloc_merging(ptr),
+                None => Ok(()),
+            })
             .map(|()| 0),
     )
 }
@@ -208,7 +230,7 @@ pub unsafe extern "C" fn freelist_remaining(list: *mut FreeListAllocator) -> i64
 #[no_mangle]
 pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.map(|list| to_i64(list.largest_free_block())))
+    finish(unsafe { core_of(list) }.map(|list| to_i64(seen::quietly(|| list.largest_free_block()))))
 }
 
 /// Frees every block at once: every region is one free block again, and
@@ -223,7 +245,7 @@ pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocato
 #[no_mangle]
 pub unsafe extern "C" fn freelist_reset(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(|list| list.reset().map(|()| 0)))
+    finish(unsafe { core_of(list) }.and_then(|list| seen::reset(list).map(|()| 0)))
 }
 
 /// Releases the buffer, gives every chunk back to the upstream and forgets
@@ -323,7 +345,9 @@ pub unsafe extern "C" fn freelist_add_region(
     let add = |core: &mut FreeList| {
         let (buffer, capacity) = (count(buffer)?, count(capacity)?);
         // SAFETY: forwarded from this function's contract.
-        unsafe { core.add_region(buffer, capacity) }.map(|()| 0)
+        seen::quietly(|| unsafe { core.add_region(buffer, capacity) })?;
+        tools::obtained(buffer, capacity);
+        Ok(0)
     };
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(list) }.and_then(add))
@@ -386,9 +410,31 @@ pub unsafe extern "C" fn freelist_set_cache(list: *mut FreeListAllocator, on: i6
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(list) }.and_then(|core| match on {
         0 | 1 => {
-            core.set_cache(on == 1);
+            seen::quietly(|| core.set_cache(on == 1));
             Ok(0)
         }
         _ => Err(Error::InvalidArgument),
     }))
+}
+
+/// The layout a free-list free is given through the interface (the free
+/// list reads the block's size from its header).
+const ANY_LAYOUT: core::alloc::Layout = core::alloc::Layout::new::<u8>();
+
+/// `freelist_realloc` of a block with a memory tool present: the
+/// interface's realloc, reported (its copy then reads and writes blocks
+/// the tool knows to be live), keeping the whole usable size as
+/// `realloc_block` does.
+fn realloc_seen(
+    list: &mut FreeList,
+    ptr: core::ptr::NonNull<u8>,
+    layout: core::alloc::Layout,
+) -> Result<crate::allocator::Block, Error> {
+    let Some(usable) = seen::quietly(|| list.usable_size(ptr)) else {
+        // Not a block in use: the refusal `realloc_block` gives.
+        return seen::quietly(|| list.realloc_block(ptr, layout));
+    };
+    let old = core::alloc::Layout::from_size_align(usable, 1).map_err(|_| Error::Corrupted)?;
+    // SAFETY: the free list validates every pointer.
+    unsafe { seen::realloc(list, ptr, old, layout) }
 }

@@ -30,3 +30,13 @@ pub extern "C" fn vais_alloc_version() -> *const c_char {
     const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
     VERSION.as_ptr().cast()
 }
+
+/// Returns which memory tools the library reports its allocations to:
+/// bit 0 (1) when the process runs under Valgrind, bit 1 (2) when the
+/// AddressSanitizer runtime is loaded; 0 for none (or a library built
+/// without the `memory-tools` feature). Looked up once, at the first call
+/// of this or any allocator function.
+#[no_mangle]
+pub extern "C" fn vais_alloc_memory_tools() -> i64 {
+    crate::tools::detected()
+}

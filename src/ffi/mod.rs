@@ -32,6 +32,7 @@ pub use allocator::{
 };
 
 use crate::error::{set_last_error, Error};
+use crate::tools::seen;
 use types::{Allocation, Layout, INVALID_LAYOUT};
 
 /// Success.
@@ -64,7 +65,7 @@ pub const VAIS_ALLOC_E_CORRUPTED: i64 = -11;
 /// An allocator family: the C handle type, its core, and its tag.
 pub trait Family {
     /// The core allocator behind the handle.
-    type Core: crate::allocator::Allocator;
+    type Core: crate::tools::seen::Visible;
     /// The first word of every live handle of this family.
     const TAG: u64;
     /// Releases the core's buffer, leaving it valid and empty.
@@ -84,6 +85,7 @@ pub trait Family {
 pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(handle) }.map(|core| {
+        seen::dropping(core);
         F::drop_buffer(core);
         0
     }))
@@ -118,6 +120,7 @@ pub(crate) fn new_handle<F: Family>(core: F::Core) -> Result<*mut F, Error> {
     if raw.is_null() {
         return Err(Error::OutOfMemory);
     }
+    seen::created(&core);
     // SAFETY: `raw` is fresh, non-null and laid out for a `Handle`; writing
     // initialises it, and it is then owned like `Box::into_raw`'s result
     // (same global allocator, same layout), which `free_handle` relies on.
@@ -155,7 +158,7 @@ pub(crate) unsafe fn free_handle<F: Family>(handle: *mut F) -> Result<(), Error>
         return Ok(());
     }
     // SAFETY: forwarded from this function's contract.
-    unsafe { core_of(handle)? };
+    seen::dropping(unsafe { core_of(handle)? });
     let handle = handle.cast::<Handle<F::Core>>();
     // SAFETY: the family check above proves `handle` came from
     // `new_handle` for this core type (allocated exactly as a `Box` would

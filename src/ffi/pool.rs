@@ -3,9 +3,9 @@
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, pointer, to_i64};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
-use crate::allocator::Allocator;
 use crate::error::Error;
 use crate::pool::Pool;
+use crate::tools::{self, seen};
 
 /// Opaque handle of a block pool (Vais code holds it in an `i64`).
 pub struct PoolAllocator {
@@ -58,10 +58,12 @@ pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocat
 /// `pool` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn pool_alloc(pool: *mut PoolAllocator) -> i64 {
-    // SAFETY: forwarded from this function's contract.
-    if let Ok(core) = unsafe { core_of(pool) } {
-        if let Some(block) = core.alloc_fast() {
-            return block.as_ptr() as i64;
+    if !tools::active() {
+        // SAFETY: forwarded from this function's contract.
+        if let Ok(core) = unsafe { core_of(pool) } {
+            if let Some(block) = core.alloc_fast() {
+                return block.as_ptr() as i64;
+            }
         }
     }
     // SAFETY: forwarded from this function's contract.
@@ -78,8 +80,8 @@ pub unsafe extern "C" fn pool_alloc(pool: *mut PoolAllocator) -> i64 {
 #[inline(never)]
 unsafe fn pool_alloc_slow(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    let block = unsafe { core_of(pool) }.and_then(Pool::alloc_block);
-    finish(block.map(|block| block.as_ptr())) as i64
+    let block = unsafe { core_of(pool) }.and_then(|core| seen::alloc(core, core.block_layout()));
+    finish(block.map(|block| block.ptr.as_ptr())) as i64
 }
 
 /// Returns a block to the pool; `ptr == 0` is a no-op. O(1) for the pool's
@@ -95,30 +97,43 @@ unsafe fn pool_alloc_slow(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_dealloc(pool: *mut PoolAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    let Ok(core) = (unsafe { core_of(pool) }) else {
+    let core = match unsafe { core_of(pool) } {
+        Ok(core) if !tools::active() => core,
         // SAFETY: forwarded from this function's contract.
-        return unsafe { pool_dealloc_slow(pool, 0) };
+        _ => return unsafe { pool_dealloc_slow(pool, ptr, 0) },
     };
     let Some(ptr) = pointer(ptr) else { return 0 };
     match core.dealloc_fast(ptr) {
         Ok(()) => 0,
         // SAFETY: forwarded from this function's contract.
-        Err(quotient) => unsafe { pool_dealloc_slow(pool, quotient) },
+        Err(quotient) => unsafe { pool_dealloc_slow(pool, 0, quotient) },
     }
 }
 
-/// `pool_dealloc` beyond its fast path: a bad handle, or a pointer the
-/// fast path refused with `quotient` (ignored for a bad handle): a slab's
-/// block, or a refusal. Out of line (and a tail call), as
+/// `pool_dealloc` beyond its fast path: a bad handle, a pointer the fast
+/// path refused with `quotient` (ignored for a bad handle): a slab's
+/// block, or a refusal; or, with a memory tool present, the free of
+/// `address` reported to it. Out of line (and a tail call), as
 /// `pool_alloc_slow`.
 ///
 /// # Safety
 /// As for `pool_dealloc`.
 #[cold]
 #[inline(never)]
-unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, quotient: u64) -> i64 {
+unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, address: i64, quotient: u64) -> i64 {
+    let dealloc = |core: &mut Pool| {
+        if tools::active() {
+            match pointer(address) {
+                // SAFETY: the pool validates every pointer.
+                Some(ptr) => unsafe { seen::free(core, ptr, core.block_layout()) },
+                None => Ok(()),
+            }
+        } else {
+            core.dealloc_slow(quotient)
+        }
+    };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.and_then(|core| core.dealloc_slow(quotient).map(|()| 0)))
+    finish(unsafe { core_of(pool) }.and_then(dealloc).map(|()| 0))
 }
 
 /// Returns the number of blocks that can be allocated without asking the
@@ -177,7 +192,7 @@ pub unsafe extern "C" fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_reset(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.and_then(|pool| pool.reset().map(|()| 0)))
+    finish(unsafe { core_of(pool) }.and_then(|pool| seen::reset(pool).map(|()| 0)))
 }
 
 /// Releases the pool's memory and gives every slab back upstream; the

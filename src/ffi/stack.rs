@@ -4,6 +4,7 @@ use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, to_i64, Allocation, Layout};
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::stack::Stack;
+use crate::tools::{self, seen};
 
 /// Opaque handle of a stack allocator (Vais code holds it in an `i64`).
 pub struct StackAllocator {
@@ -43,7 +44,7 @@ pub unsafe extern "C" fn stack_alloc(stack: *mut StackAllocator, layout: Layout)
     // Only the alignment is checked up front: the fast path's fit refuses
     // every size that does not make a valid layout, and the rest is worked
     // out only for a request that the fast path leaves.
-    if layout.align > 0 && layout.align & (layout.align - 1) == 0 {
+    if layout.align > 0 && layout.align & (layout.align - 1) == 0 && !tools::active() {
         // SAFETY: forwarded from this function's contract.
         if let Ok(core) = unsafe { core_of(stack) } {
             if let Some(block) = core.push_fast(layout.size as usize, layout.align as usize) {
@@ -66,7 +67,12 @@ pub unsafe extern "C" fn stack_alloc(stack: *mut StackAllocator, layout: Layout)
 unsafe fn stack_alloc_slow(stack: *mut StackAllocator, layout: Layout) -> Allocation {
     let push = |stack: &mut Stack| {
         let layout = layout.check()?;
-        Ok(stack.push_slow(layout.size(), layout.align())?.into())
+        Ok(if tools::active() {
+            seen::alloc(stack, layout)
+        } else {
+            stack.push_slow(layout.size(), layout.align())
+        }?
+        .into())
     };
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(stack) }.and_then(push))
@@ -80,10 +86,12 @@ unsafe fn stack_alloc_slow(stack: *mut StackAllocator, layout: Layout) -> Alloca
 /// `stack` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn stack_pop(stack: *mut StackAllocator) -> i64 {
-    // SAFETY: forwarded from this function's contract.
-    if let Ok(core) = unsafe { core_of(stack) } {
-        if core.pop_fast() {
-            return 0;
+    if !tools::active() {
+        // SAFETY: forwarded from this function's contract.
+        if let Ok(core) = unsafe { core_of(stack) } {
+            if core.pop_fast() {
+                return 0;
+            }
         }
     }
     // SAFETY: forwarded from this function's contract.
@@ -102,7 +110,13 @@ unsafe fn stack_pop_slow(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
         unsafe { core_of(stack) }
-            .and_then(|stack| stack.pop_slow())
+            .and_then(|stack| {
+                if tools::active() {
+                    seen::bulk(stack, Stack::pop)
+                } else {
+                    stack.pop_slow()
+                }
+            })
             .map(|()| 0),
     )
 }
@@ -115,7 +129,7 @@ unsafe fn stack_pop_slow(stack: *mut StackAllocator) -> i64 {
 pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(unsafe { core_of(stack) }.map(|stack| {
-        stack.clear();
+        seen::bulk(stack, Stack::clear);
         0
     }))
 }
@@ -141,7 +155,7 @@ pub unsafe extern "C" fn stack_remaining(stack: *mut StackAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn stack_depth(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.map(|stack| to_i64(stack.depth())))
+    finish(unsafe { core_of(stack) }.map(|stack| to_i64(seen::quietly(|| stack.depth()))))
 }
 
 /// Releases the buffer; the handle stays valid, empty, capacity 0. Returns
@@ -196,8 +210,9 @@ pub unsafe extern "C" fn stack_mark(stack: *mut StackAllocator) -> i64 {
 /// `stack` must be NULL or a live handle.
 #[no_mangle]
 pub unsafe extern "C" fn stack_release_to(stack: *mut StackAllocator, mark: i64) -> i64 {
+    let release = |core: &mut Stack| seen::bulk(core, |core| core.release_to(mark)).map(|()| 0);
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.and_then(|core| core.release_to(mark).map(|()| 0)))
+    finish(unsafe { core_of(stack) }.and_then(release))
 }
 
 /// Returns the most bytes the stack has had in use (its high-water

@@ -141,6 +141,7 @@ use crate::allocator::{nonnull, Block};
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::keyed_check::{new_key, KeyedCheck};
+use crate::tools::{seen::Visible, Kind};
 use cache::Cache;
 use class::{block_size_for, class_at_least, class_of, usable, FL_SLOTS, SL_COUNT, SMALL_LIMIT};
 use core::alloc::Layout;
@@ -561,5 +562,51 @@ impl FreeList {
             }
         }
         Ok(())
+    }
+}
+
+impl Visible for FreeList {
+    const KIND: Kind = Kind::Heap;
+
+    fn usable_size(&self, ptr: NonNull<u8>) -> Option<usize> {
+        let (_, valid) = self.locate(ptr.as_ptr() as usize).ok()?;
+        Some(usable(valid.size))
+    }
+
+    fn for_each_region(&self, f: &mut dyn FnMut(usize, usize)) {
+        for heap in self.heaps() {
+            f(heap.buffer.start(), heap.buffer.capacity());
+        }
+    }
+
+    fn own_buffer(&mut self) -> Option<&mut Buffer> {
+        if self.buffer.is_owned() {
+            return Some(&mut self.buffer);
+        }
+        let others = &mut self.regions.as_deref_mut()?.others;
+        Some(
+            &mut others
+                .iter_mut()
+                .find(|region| region.heap.buffer.is_owned())?
+                .heap
+                .buffer,
+        )
+    }
+
+    fn for_each_live(&self, f: &mut dyn FnMut(usize, usize)) {
+        for heap in self.heaps() {
+            let mut offset = 0;
+            while offset + HEADER_SIZE <= heap.heap_len {
+                let word = heap.buffer.read_word(offset + 8);
+                let size = (word & SIZE_MASK) as usize;
+                if size < MIN_BLOCK {
+                    break;
+                }
+                if word & (FREE | cache::CACHED) == 0 {
+                    f(heap.buffer.start() + offset + HEADER_SIZE, usable(size));
+                }
+                offset += size;
+            }
+        }
     }
 }

@@ -38,6 +38,7 @@ use crate::allocator::{nonnull, Allocator, Block, Caps};
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::growth::Source;
+use crate::tools::{seen::Visible, Kind};
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use slabs::Slabs;
@@ -357,6 +358,14 @@ impl Pool {
         }
     }
 
+    /// The layout of one block: its size and alignment.
+    pub fn block_layout(&self) -> Layout {
+        // The block size is a multiple of 8 below `isize::MAX`, its
+        // alignment a power of two dividing it.
+        Layout::from_size_align(self.divisor.bytes, self.block_align)
+            .unwrap_or(Layout::new::<u64>())
+    }
+
     /// The alignment of every block.
     pub fn block_align(&self) -> usize {
         self.block_align
@@ -457,5 +466,39 @@ impl Allocator for Pool {
 
 #[cfg(test)]
 mod tests;
+impl Visible for Pool {
+    const KIND: Kind = Kind::Heap;
+    const REALLOC_IN_PLACE: bool = true;
+
+    fn usable_size(&self, ptr: NonNull<u8>) -> Option<usize> {
+        (self.live(ptr.as_ptr() as usize) == Some(true)).then_some(self.divisor.bytes)
+    }
+
+    fn for_each_region(&self, f: &mut dyn FnMut(usize, usize)) {
+        f(self.buffer.start(), self.buffer.capacity());
+        for chunk in self.slabs.chunks() {
+            f(chunk.start, chunk.size);
+        }
+    }
+
+    fn starts_region(&self, addr: usize) -> bool {
+        addr == self.buffer.start() || self.slabs.chunks().any(|chunk| chunk.start == addr)
+    }
+
+    fn own_buffer(&mut self) -> Option<&mut Buffer> {
+        Some(&mut self.buffer)
+    }
+
+    fn for_each_live(&self, f: &mut dyn FnMut(usize, usize)) {
+        let size = self.divisor.bytes;
+        for (index, link) in self.links.iter().enumerate() {
+            if *link == ALLOCATED {
+                f(self.buffer.start() + index * size, size);
+            }
+        }
+        self.slabs.for_each_live(&mut |address| f(address, size));
+    }
+}
+
 #[cfg(test)]
 mod tests_growth;

@@ -187,6 +187,26 @@ impl Slabs {
         slab.index_of(address, self.divisor)
     }
 
+    /// Calls `f(address)` for every slab block in use.
+    pub(super) fn for_each_live(&self, f: &mut dyn FnMut(usize)) {
+        for (index, link) in self.links.iter().enumerate() {
+            if *link == ALLOCATED {
+                if let Some(address) = self.address_of(index) {
+                    f(address);
+                }
+            }
+        }
+    }
+
+    /// The chunks the slabs are made of (the spare included).
+    pub(super) fn chunks(&self) -> impl Iterator<Item = crate::growth::Chunk> + '_ {
+        self.chunks
+            .held()
+            .iter()
+            .copied()
+            .chain(self.chunks.spare())
+    }
+
     /// Whether the slab block starting at `address` is in use; `None` when
     /// `address` is no slab block start.
     pub(super) fn live(&self, address: usize) -> Option<bool> {

@@ -67,7 +67,9 @@ use crate::error::Error;
 use crate::growth::Chunks;
 use crate::keyed_check::{new_key, KeyedCheck};
 use crate::marks::Marks;
+use crate::tools::{seen::Visible, Kind};
 use core::alloc::Layout;
+use core::ptr::NonNull;
 
 const HEADER_SIZE: usize = 8;
 /// Every payload is aligned to at least this (as `malloc`'s are), so that
@@ -591,6 +593,44 @@ impl Stack {
         self.end = self.buffer.end();
         self.high = self.top;
         self.mark_floor = self.top;
+    }
+}
+
+impl Visible for Stack {
+    const KIND: Kind = Kind::Span;
+
+    fn usable_size(&self, _: NonNull<u8>) -> Option<usize> {
+        None
+    }
+
+    fn for_each_region(&self, f: &mut dyn FnMut(usize, usize)) {
+        let own = self
+            .parked
+            .first()
+            .map_or(&self.buffer, |region| &region.buffer);
+        f(own.start(), own.capacity());
+        for chunk in self
+            .chunks
+            .held()
+            .iter()
+            .chain(self.chunks.spare().as_ref())
+        {
+            f(chunk.start, chunk.size);
+        }
+    }
+
+    fn for_each_free_span(&self, f: &mut dyn FnMut(usize, usize)) {
+        for region in &self.parked {
+            f(region.top, region.buffer.end() - region.top);
+        }
+        f(self.top, self.end - self.top);
+        let beyond = self.parked.len().min(self.chunks.held().len());
+        for chunk in self.chunks.held()[beyond..]
+            .iter()
+            .chain(self.chunks.spare().as_ref())
+        {
+            f(chunk.start, chunk.size);
+        }
     }
 }
 

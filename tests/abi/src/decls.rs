@@ -235,4 +235,5 @@ extern "C" {
     pub fn vais_alloc_clear_error();
     pub fn vais_alloc_error_message(code: i64) -> *const c_char;
     pub fn vais_alloc_version() -> *const c_char;
+    pub fn vais_alloc_memory_tools() -> i64;
 }

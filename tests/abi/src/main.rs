@@ -161,6 +161,7 @@ tie_functions! {
     library::vais_alloc_clear_error();
     library::vais_alloc_error_message(_);
     library::vais_alloc_version();
+    library::vais_alloc_memory_tools();
 }
 
 /// Ties each `decls` constant to the crate's value (a compile error if they
