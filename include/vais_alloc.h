@@ -1014,7 +1014,8 @@ const char *vais_alloc_error_message(int64_t code);
 const char *vais_alloc_version(void);
 
 // Returns which memory tools the library reports its allocations to:
-// bit 0 (1) when the process runs under Valgrind, bit 1 (2) when the
+// bit 0 (1) when the process runs under Valgrind's Memcheck (not its
+// other tools, such as Callgrind), bit 1 (2) when the
 // AddressSanitizer runtime is loaded; 0 for none (or a library built
 // without the `memory-tools` feature). Looked up once, at the first call
 // of this or any allocator function.

@@ -32,7 +32,8 @@ pub extern "C" fn vais_alloc_version() -> *const c_char {
 }
 
 /// Returns which memory tools the library reports its allocations to:
-/// bit 0 (1) when the process runs under Valgrind, bit 1 (2) when the
+/// bit 0 (1) when the process runs under Valgrind's Memcheck (not its
+/// other tools, such as Callgrind), bit 1 (2) when the
 /// AddressSanitizer runtime is loaded; 0 for none (or a library built
 /// without the `memory-tools` feature). Looked up once, at the first call
 /// of this or any allocator function.

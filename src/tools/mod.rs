@@ -39,7 +39,7 @@ use std::sync::OnceLock;
 const UNKNOWN: u8 = 0;
 /// No tool: the plain paths.
 const NONE: u8 = 1;
-/// Running under Valgrind.
+/// Running under Valgrind's Memcheck (other Valgrind tools do not count).
 const VALGRIND: u8 = 2;
 /// The ASan runtime is loaded.
 const ASAN: u8 = 4;

@@ -71,9 +71,14 @@ fn request(default: usize, request: usize, args: [usize; 5]) -> usize {
     result
 }
 
-/// Whether this process runs under Valgrind.
+/// Whether this process runs under Valgrind's Memcheck: Valgrind answers
+/// `RUNNING_ON_VALGRIND` under every tool (Callgrind and Cachegrind too,
+/// where the library must keep its plain paths), and only Memcheck answers
+/// its own requests (a `MAKE_MEM_DEFINED` of no bytes returns -1 there,
+/// the default elsewhere).
 pub(super) fn running() -> bool {
     request(0, RUNNING_ON_VALGRIND, [0; 5]) != 0
+        && request(0, MAKE_MEM_DEFINED, [0, 0, 0, 0, 0]) == usize::MAX
 }
 
 /// The bytes become a heap block of `size` bytes at `addr` (Memcheck
