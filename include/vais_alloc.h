@@ -1003,8 +1003,32 @@ int64_t stack_capacity(struct StackAllocator *stack);
 // never reset it.
 int64_t vais_alloc_last_error(void);
 
-// Resets the calling thread's last error to 0 (`VAIS_ALLOC_OK`).
+// Resets the calling thread's last error to 0 (`VAIS_ALLOC_OK`), and its
+// detail to "".
 void vais_alloc_clear_error(void);
+
+// Returns a sentence about the calling thread's last failure: the
+// function, the cause and its values, e.g. `bump_alloc: layout {size 8,
+// align 3}: align 3 is not a power of two` or `pool_dealloc: 0x... is 24
+// bytes into the block at 0x... (64-byte blocks), not its start`. "" when
+// the thread has had no failure (or since `vais_alloc_clear_error`).
+// Never NULL; owned by the library, valid until the thread's next
+// failure. Do not free it.
+const char *vais_alloc_last_error_detail(void);
+
+// Installs `handler`, called (with `ctx`) on every refusal that signals
+// a bug of the caller: `VAIS_ALLOC_E_INVALID_LAYOUT`, `_INVALID_ARGUMENT`,
+// `_NULL_HANDLE`, `_FOREIGN_POINTER`, `_DOUBLE_FREE`, `_EMPTY`,
+// `_STALE_MARK` and `_CORRUPTED` (not `_EXHAUSTED`, `_OUT_OF_MEMORY` or
+// `_UNSUPPORTED`, which a correct program meets too), with the code, the function's name (a static
+// string), the pointer argument (0 if none) and `ctx`. The handler runs
+// after the refusal is recorded (`vais_alloc_last_error_detail` has the
+// sentence) and before the function returns; it may abort, log or
+// return. NULL restores the default: silent, unless the environment
+// variable `VAIS_ALLOC_MISUSE` is `log` (one line to stderr per misuse)
+// or `abort` (the line, then `abort()`), read once. Process-wide and
+// thread-safe.
+void vais_alloc_set_misuse_handler(void (*handler)(int64_t, const char*, int64_t, void*), void *ctx);
 
 // Returns a static, human-readable description of `code` (never NULL;
 // unknown codes get a generic text). Do not free it.

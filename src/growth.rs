@@ -140,7 +140,11 @@ impl Chunks {
     /// `InvalidArgument` when more is held already.
     pub fn set_limit(&mut self, limit: usize) -> Result<(), Error> {
         if self.held_bytes() > limit {
-            return Err(Error::InvalidArgument);
+            let held = self.held_bytes();
+            return Err(crate::misuse::note(
+                Error::InvalidArgument,
+                format_args!("the limit {limit} is below the {held} bytes held already"),
+            ));
         }
         self.limit = limit;
         Ok(())

@@ -59,6 +59,7 @@ pub mod growth;
 mod keyed_check;
 pub mod layout;
 pub mod marks;
+pub mod misuse;
 pub mod pool;
 pub mod stack;
 pub mod tools;

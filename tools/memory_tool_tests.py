@@ -65,6 +65,31 @@ def under_asan(binary, case):
     return run.returncode != 0 and report is not None, report or "silent", run
 
 
+def misuse_env(binary):
+    """The default misuse handler under each VAIS_ALLOC_MISUSE setting, on a
+    double free: silent when unset, one line on stderr with `log`, the
+    line and SIGABRT with `abort`."""
+    results = []
+    line_start = "vais_alloc: pool_dealloc: the block at 0x"
+    for setting in ("", "log", "abort"):
+        env = dict(os.environ)
+        env.pop("VAIS_ALLOC_MISUSE", None)
+        if setting:
+            env["VAIS_ALLOC_MISUSE"] = setting
+        run = subprocess.run([binary, "double-free"], capture_output=True, text=True, env=env)
+        said = [line for line in run.stderr.splitlines() if line.startswith("vais_alloc:")]
+        if setting == "":
+            ok = run.returncode == 0 and not said and "returned -7" in run.stdout
+        elif setting == "log":
+            ok = run.returncode == 0 and len(said) == 1 and said[0].startswith(line_start)
+            ok = ok and "returned -7" in run.stdout
+        else:
+            ok = run.returncode == -6 and len(said) == 1 and said[0].startswith(line_start)
+        shown = said[0] if said else f"(silent, exit {run.returncode})"
+        results.append((setting or "unset", ok, shown))
+    return results
+
+
 def main():
     plain, asan = sys.argv[1], sys.argv[2]
     have_valgrind = shutil.which("valgrind") is not None
@@ -72,6 +97,8 @@ def main():
         print("valgrind: not found, its runs are skipped (install valgrind to run them)")
     passed = failed = 0
     for case, tools in cases(plain):
+        if tools == "none":
+            continue
         runs = []
         if have_valgrind:
             runs.append(("valgrind", under_valgrind, plain))
@@ -86,6 +113,9 @@ def main():
                 failed += 1
                 sys.stdout.write(run.stdout)
                 sys.stdout.write(run.stderr[-3000:])
+    for setting, ok, shown in misuse_env(plain):
+        print(f"{'ok  ' if ok else 'FAIL'} VAIS_ALLOC_MISUSE={setting:6} double-free          {shown}")
+        passed, failed = passed + ok, failed + (not ok)
     print(f"memory tools: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

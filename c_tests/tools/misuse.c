@@ -232,6 +232,17 @@ static void grown_freelist_after_free(void) {
     freelist_free(up);
 }
 
+/* ---- for VAIS_ALLOC_MISUSE: a double free, run without a tool ------------ */
+
+static void double_free(void) {
+    PoolAllocator *p = pool_new(32, 8);
+    int64_t a = pool_alloc(p);
+    pool_dealloc(p, a);
+    int64_t code = pool_dealloc(p, a);
+    printf("returned %lld\n", (long long)code);
+    pool_free(p);
+}
+
 /* ---- every allocator used rightly: the tools stay silent ----------------- */
 
 static void correct(void) {
@@ -302,7 +313,7 @@ static void correct(void) {
 struct Case {
     const char *name;
     void (*run)(void);
-    int asan; /* also a bug ASan can see (leaks are Valgrind's only) */
+    int asan; /* also a bug ASan can see (leaks are Valgrind's only); -1: no tool */
 };
 
 static const struct Case cases[] = {
@@ -328,12 +339,15 @@ static const struct Case cases[] = {
     {"grown-bump-overrun", grown_bump_overrun, 1},
     {"grown-freelist-after-free", grown_freelist_after_free, 1},
     {"correct", correct, 1},
+    {"double-free", double_free, -1},
 };
 
 int main(int argc, char **argv) {
     int n = (int)(sizeof cases / sizeof cases[0]);
     if (argc == 2 && strcmp(argv[1], "--list") == 0) {
-        for (int i = 0; i < n; i++) printf("%s %s\n", cases[i].name, cases[i].asan ? "both" : "valgrind");
+        for (int i = 0; i < n; i++)
+            printf("%s %s\n", cases[i].name,
+                   cases[i].asan < 0 ? "none" : cases[i].asan ? "both" : "valgrind");
         return 0;
     }
     for (int i = 0; argc == 2 && i < n; i++) {

@@ -13,6 +13,7 @@ pub use super::dispatch::{
     allocator_reset, allocator_resize,
 };
 use super::types::{count, pointer, Allocation, Layout};
+use super::Call;
 use super::{core_of, finish, Family, ReturnValue};
 use crate::allocator::{Allocator, Block};
 use crate::error::Error;
@@ -149,16 +150,22 @@ impl Context for GlobalContext {
 unsafe extern "C" fn row_alloc<C: Context>(ctx: *mut c_void, layout: Layout) -> Allocation {
     // SAFETY: `ctx` comes from a `*_as_allocator` getter of this family
     // (or the caller broke the handle rule).
-    finish(unsafe { C::with(ctx, |core| Ok(seen::alloc(core, layout.check()?)?.into())) })
+    finish(
+        Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+        unsafe { C::with(ctx, |core| Ok(seen::alloc(core, layout.check()?)?.into())) },
+    )
 }
 
 unsafe extern "C" fn row_alloc_zeroed<C: Context>(ctx: *mut c_void, layout: Layout) -> Allocation {
     // SAFETY: as in `row_alloc`.
-    finish(unsafe {
-        C::with(ctx, |core| {
-            Ok(seen::alloc_zeroed(core, layout.check()?)?.into())
-        })
-    })
+    finish(
+        Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
+        unsafe {
+            C::with(ctx, |core| {
+                Ok(seen::alloc_zeroed(core, layout.check()?)?.into())
+            })
+        },
+    )
 }
 
 unsafe extern "C" fn row_resize<C: Context>(
@@ -178,7 +185,9 @@ unsafe extern "C" fn row_resize<C: Context>(
         unsafe { seen::resize(core, ptr, old, new_size) }.map(|_| 0)
     };
     // SAFETY: as in `row_alloc`.
-    finish(unsafe { C::with(ctx, resize) })
+    finish(Call::new(c"allocator_resize").ptr(ptr), unsafe {
+        C::with(ctx, resize)
+    })
 }
 
 unsafe extern "C" fn row_realloc<C: Context>(
@@ -196,7 +205,12 @@ unsafe extern "C" fn row_realloc<C: Context>(
         Ok(unsafe { seen::realloc(core, ptr, old.check()?, new_layout) }?.into())
     };
     // SAFETY: as in `row_alloc`.
-    finish(unsafe { C::with(ctx, realloc) })
+    finish(
+        Call::new(c"allocator_realloc")
+            .ptr(ptr)
+            .layout(new_layout.size, new_layout.align),
+        unsafe { C::with(ctx, realloc) },
+    )
 }
 
 unsafe extern "C" fn row_free<C: Context>(ctx: *mut c_void, ptr: i64, layout: Layout) -> i64 {
@@ -209,12 +223,19 @@ unsafe extern "C" fn row_free<C: Context>(ctx: *mut c_void, ptr: i64, layout: La
         }
     };
     // SAFETY: as in `row_alloc`.
-    finish(unsafe { C::with(ctx, free) })
+    finish(
+        Call::new(c"allocator_free")
+            .ptr(ptr)
+            .layout(layout.size, layout.align),
+        unsafe { C::with(ctx, free) },
+    )
 }
 
 unsafe extern "C" fn row_reset<C: Context>(ctx: *mut c_void) -> i64 {
     // SAFETY: as in `row_alloc`.
-    finish(unsafe { C::with(ctx, |core| seen::reset(core).map(|()| 0)) })
+    finish(Call::new(c"allocator_reset"), unsafe {
+        C::with(ctx, |core| seen::reset(core).map(|()| 0))
+    })
 }
 
 /// The vtable of a built-in allocator: one row, the same for every family
@@ -250,15 +271,19 @@ static STACK_GROWING_VTABLE: VaisAllocatorVtable = vtable::<StackAllocator>(VAIS
 /// # Safety
 /// `handle` must be NULL or a live handle.
 unsafe fn view<F: Family>(
+    name: &'static core::ffi::CStr,
     handle: *mut F,
     vtable: &'static VaisAllocatorVtable,
     growing: &'static VaisAllocatorVtable,
 ) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(handle) }.map(|core| VaisAllocator {
-        ctx: handle.cast(),
-        vtable: if F::grows(core) { growing } else { vtable },
-    }))
+    finish(
+        Call::new(name),
+        unsafe { core_of(handle) }.map(|core| VaisAllocator {
+            ctx: handle.cast(),
+            vtable: if F::grows(core) { growing } else { vtable },
+        }),
+    )
 }
 
 /// An upstream: the chunks of a growing allocator come from a
@@ -317,8 +342,17 @@ pub(crate) unsafe fn upstream_of<F>(
 ) -> Result<Box<dyn Source>, Error> {
     // SAFETY: forwarded from this function's contract.
     let vtable = unsafe { vtable_of(&upstream) }?;
-    if vtable.alloc.is_none() || vtable.free.is_none() || upstream.ctx == handle.cast() {
-        return Err(Error::InvalidArgument);
+    if vtable.alloc.is_none() || vtable.free.is_none() {
+        return Err(crate::misuse::note(
+            Error::InvalidArgument,
+            format_args!("the upstream's vtable has no alloc or no free entry"),
+        ));
+    }
+    if upstream.ctx == handle.cast() {
+        return Err(crate::misuse::note(
+            Error::InvalidArgument,
+            format_args!("an allocator cannot be its own upstream"),
+        ));
     }
     Ok(Box::new(Upstream(upstream)))
 }
@@ -341,7 +375,14 @@ pub extern "C" fn global_as_allocator() -> VaisAllocator {
 #[no_mangle]
 pub unsafe extern "C" fn bump_as_allocator(bump: *mut BumpAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(bump, &BUMP_VTABLE, &BUMP_GROWING_VTABLE) }
+    unsafe {
+        view(
+            c"bump_as_allocator",
+            bump,
+            &BUMP_VTABLE,
+            &BUMP_GROWING_VTABLE,
+        )
+    }
 }
 
 /// Returns a view of the pool as an allocator, valid while the handle is
@@ -352,7 +393,14 @@ pub unsafe extern "C" fn bump_as_allocator(bump: *mut BumpAllocator) -> VaisAllo
 #[no_mangle]
 pub unsafe extern "C" fn pool_as_allocator(pool: *mut PoolAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(pool, &POOL_VTABLE, &POOL_GROWING_VTABLE) }
+    unsafe {
+        view(
+            c"pool_as_allocator",
+            pool,
+            &POOL_VTABLE,
+            &POOL_GROWING_VTABLE,
+        )
+    }
 }
 
 /// Returns a view of the free list as an allocator, valid while the handle
@@ -363,7 +411,14 @@ pub unsafe extern "C" fn pool_as_allocator(pool: *mut PoolAllocator) -> VaisAllo
 #[no_mangle]
 pub unsafe extern "C" fn freelist_as_allocator(list: *mut FreeListAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(list, &FREELIST_VTABLE, &FREELIST_GROWING_VTABLE) }
+    unsafe {
+        view(
+            c"freelist_as_allocator",
+            list,
+            &FREELIST_VTABLE,
+            &FREELIST_GROWING_VTABLE,
+        )
+    }
 }
 
 /// Returns a view of the stack as an allocator, valid while the handle is
@@ -374,7 +429,14 @@ pub unsafe extern "C" fn freelist_as_allocator(list: *mut FreeListAllocator) -> 
 #[no_mangle]
 pub unsafe extern "C" fn stack_as_allocator(stack: *mut StackAllocator) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
-    unsafe { view(stack, &STACK_VTABLE, &STACK_GROWING_VTABLE) }
+    unsafe {
+        view(
+            c"stack_as_allocator",
+            stack,
+            &STACK_VTABLE,
+            &STACK_GROWING_VTABLE,
+        )
+    }
 }
 
 /// `VAIS_ALLOC_CAP_GROWS` if `allocator` is a view of one of our arenas

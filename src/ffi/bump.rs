@@ -2,6 +2,7 @@
 
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, to_i64, Allocation, Layout};
+use super::Call;
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::bump::Bump;
 use crate::error::Error;
@@ -15,6 +16,7 @@ pub struct BumpAllocator {
 impl Family for BumpAllocator {
     type Core = Bump;
     const TAG: u64 = 0x5641_4953_4255_4D50; // "VAISBUMP"
+    const NAME: &'static str = "a bump arena's";
     fn drop_buffer(core: &mut Bump) {
         core.drop_buffer();
     }
@@ -23,8 +25,8 @@ impl Family for BumpAllocator {
     }
 }
 
-fn handle(core: Result<Bump, Error>) -> *mut BumpAllocator {
-    finish(core.and_then(new_handle))
+fn handle(call: Call, core: Result<Bump, Error>) -> *mut BumpAllocator {
+    finish(call, core.and_then(new_handle))
 }
 
 /// Creates an arena owning a `capacity`-byte buffer (16-byte aligned).
@@ -33,7 +35,10 @@ fn handle(core: Result<Bump, Error>) -> *mut BumpAllocator {
 /// when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
 #[no_mangle]
 pub extern "C" fn bump_new(capacity: i64) -> *mut BumpAllocator {
-    handle(count(capacity).and_then(Bump::new))
+    handle(
+        Call::new(c"bump_new").value(capacity),
+        count(capacity).and_then(Bump::new),
+    )
 }
 
 /// Creates an arena over caller memory `[buffer, buffer + capacity)`, at any
@@ -46,6 +51,7 @@ pub extern "C" fn bump_new(capacity: i64) -> *mut BumpAllocator {
 #[no_mangle]
 pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut BumpAllocator {
     handle(
+        Call::new(c"bump_from_buffer").ptr(buffer).value(capacity),
         count(buffer)
             .and_then(|buffer| Ok((buffer, count(capacity)?)))
             // SAFETY: forwarded from this function's contract.
@@ -99,7 +105,10 @@ unsafe fn bump_alloc_slow(bump: *mut BumpAllocator, layout: Layout) -> Allocatio
         .into())
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(alloc))
+    finish(
+        Call::new(c"bump_alloc").layout(layout.size, layout.align),
+        unsafe { core_of(bump) }.and_then(alloc),
+    )
 }
 
 /// Like `bump_alloc`, with the block zero-filled.
@@ -110,6 +119,7 @@ unsafe fn bump_alloc_slow(bump: *mut BumpAllocator, layout: Layout) -> Allocatio
 pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
     finish(
+        Call::new(c"bump_alloc_zeroed").layout(layout.size, layout.align),
         unsafe { core_of(bump) }
             .and_then(|bump| Ok(seen::alloc_zeroed(bump, layout.check()?)?.into())),
     )
@@ -123,7 +133,10 @@ pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Lay
 #[no_mangle]
 pub unsafe extern "C" fn bump_reset(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|bump| seen::reset(bump).map(|()| 0)))
+    finish(
+        Call::new(c"bump_reset"),
+        unsafe { core_of(bump) }.and_then(|bump| seen::reset(bump).map(|()| 0)),
+    )
 }
 
 /// Returns the bytes that can be served without asking the upstream (the
@@ -136,7 +149,10 @@ pub unsafe extern "C" fn bump_reset(bump: *mut BumpAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn bump_remaining(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.map(|bump| to_i64(bump.remaining())))
+    finish(
+        Call::new(c"bump_remaining"),
+        unsafe { core_of(bump) }.map(|bump| to_i64(bump.remaining())),
+    )
 }
 
 /// Returns the sum of `layout.size` of the allocations since the last
@@ -147,7 +163,10 @@ pub unsafe extern "C" fn bump_remaining(bump: *mut BumpAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn bump_total_allocated(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.map(|bump| to_i64(bump.total_allocated())))
+    finish(
+        Call::new(c"bump_total_allocated"),
+        unsafe { core_of(bump) }.map(|bump| to_i64(bump.total_allocated())),
+    )
 }
 
 /// Returns the bytes held now (the buffer and every chunk obtained from an
@@ -158,7 +177,10 @@ pub unsafe extern "C" fn bump_total_allocated(bump: *mut BumpAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn bump_capacity(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.map(|bump| to_i64(bump.capacity())))
+    finish(
+        Call::new(c"bump_capacity"),
+        unsafe { core_of(bump) }.map(|bump| to_i64(bump.capacity())),
+    )
 }
 
 /// Returns 1 if `ptr` lies in memory the arena handed out since its last
@@ -169,7 +191,10 @@ pub unsafe extern "C" fn bump_capacity(bump: *mut BumpAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn bump_owns(bump: *mut BumpAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.map(|bump| i64::from(bump.owns(ptr as usize))))
+    finish(
+        Call::new(c"bump_owns").ptr(ptr),
+        unsafe { core_of(bump) }.map(|bump| i64::from(bump.owns(ptr as usize))),
+    )
 }
 
 /// Releases an owned buffer (a `bump_from_buffer` buffer is left to its
@@ -185,7 +210,7 @@ pub unsafe extern "C" fn bump_owns(bump: *mut BumpAllocator, ptr: i64) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn bump_drop(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { drop_family(bump) }
+    unsafe { drop_family(bump, c"bump_drop") }
 }
 
 /// `bump_drop`, then releases the handle itself. NULL is a no-op returning
@@ -197,7 +222,7 @@ pub unsafe extern "C" fn bump_drop(bump: *mut BumpAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn bump_free(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { free_family(bump) }
+    unsafe { free_family(bump, c"bump_free") }
 }
 
 /// From now on a request that does not fit is served from a new chunk
@@ -228,7 +253,10 @@ pub unsafe extern "C" fn bump_set_upstream(
         core.set_upstream(source, chunk_size).map(|()| 0)
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(set))
+    finish(
+        Call::new(c"bump_set_upstream"),
+        unsafe { core_of(bump) }.and_then(set),
+    )
 }
 
 /// Caps the bytes the arena may hold (its buffer and chunks) at
@@ -242,7 +270,10 @@ pub unsafe extern "C" fn bump_set_upstream(
 #[no_mangle]
 pub unsafe extern "C" fn bump_set_limit(bump: *mut BumpAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+    finish(
+        Call::new(c"bump_set_limit"),
+        unsafe { core_of(bump) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
+    )
 }
 
 /// Returns a mark (`>= 0`) naming the current point of the arena, for
@@ -254,7 +285,10 @@ pub unsafe extern "C" fn bump_set_limit(bump: *mut BumpAllocator, max_bytes: i64
 #[no_mangle]
 pub unsafe extern "C" fn bump_mark(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(Bump::mark))
+    finish(
+        Call::new(c"bump_mark"),
+        unsafe { core_of(bump) }.and_then(Bump::mark),
+    )
 }
 
 /// Frees everything allocated after `mark` at once: `bump_remaining` and
@@ -272,7 +306,10 @@ pub unsafe extern "C" fn bump_mark(bump: *mut BumpAllocator) -> i64 {
 pub unsafe extern "C" fn bump_release_to(bump: *mut BumpAllocator, mark: i64) -> i64 {
     let release = |core: &mut Bump| seen::bulk(core, |core| core.release_to(mark)).map(|()| 0);
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.and_then(release))
+    finish(
+        Call::new(c"bump_release_to").value(mark),
+        unsafe { core_of(bump) }.and_then(release),
+    )
 }
 
 /// Returns the largest `bump_total_allocated` the arena has reached (its
@@ -283,5 +320,8 @@ pub unsafe extern "C" fn bump_release_to(bump: *mut BumpAllocator, mark: i64) ->
 #[no_mangle]
 pub unsafe extern "C" fn bump_peak(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(bump) }.map(|core| to_i64(core.peak())))
+    finish(
+        Call::new(c"bump_peak"),
+        unsafe { core_of(bump) }.map(|core| to_i64(core.peak())),
+    )
 }

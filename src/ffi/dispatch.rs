@@ -5,9 +5,11 @@
 use super::allocator::{
     growing_bit, is_builtin, VaisAllocator, VaisAllocatorVtable, VAIS_ALLOCATOR_VTABLE_VERSION,
 };
-use super::finish;
 use super::types::{Allocation, Layout};
+use super::Call;
+use super::{finish, ReturnValue};
 use crate::error::Error;
+use crate::misuse::note;
 
 /// The vtable of `allocator`: `NullHandle` for a NULL one, and
 /// `InvalidArgument` for a version this library does not know.
@@ -17,12 +19,21 @@ use crate::error::Error;
 #[inline(always)]
 pub(super) unsafe fn vtable_of(allocator: &VaisAllocator) -> Result<&VaisAllocatorVtable, Error> {
     if allocator.vtable.is_null() {
-        return Err(Error::NullHandle);
+        return Err(note(
+            Error::NullHandle,
+            format_args!("the allocator's vtable is NULL"),
+        ));
     }
     // SAFETY: non-NULL, and readable by this function's contract.
     let vtable = unsafe { &*allocator.vtable };
     if vtable.version < 1 || vtable.version > VAIS_ALLOCATOR_VTABLE_VERSION {
-        return Err(Error::InvalidArgument);
+        let version = vtable.version;
+        return Err(note(
+            Error::InvalidArgument,
+            format_args!(
+                "vtable version {version} is not one this library knows (1 to {VAIS_ALLOCATOR_VTABLE_VERSION})"
+            ),
+        ));
     }
     Ok(vtable)
 }
@@ -35,6 +46,20 @@ fn status(code: i64) -> Result<i64, Error> {
         Ok(code)
     } else {
         Err(Error::from_code(code).unwrap_or(Error::InvalidArgument))
+    }
+}
+
+/// The C value of what a vtable entry returned: a failure of a built-in
+/// entry was recorded by the entry already (its detail names the cause,
+/// and the misuse handler has been called), so it is passed on as is; a
+/// failure of a caller's entry is recorded here.
+fn relay<T: ReturnValue>(call: Call, allocator: &VaisAllocator, result: Result<T, Error>) -> T {
+    // SAFETY: a non-NULL vtable is readable (the dispatch functions'
+    // contract), and the entry that produced `result` came from it.
+    let builtin = !allocator.vtable.is_null() && is_builtin(unsafe { &*allocator.vtable });
+    match result {
+        Err(error) if builtin => T::failure(error),
+        other => finish(call, other),
     }
 }
 
@@ -69,17 +94,29 @@ pub unsafe extern "C" fn allocator_alloc(allocator: VaisAllocator, layout: Layou
     // SAFETY: forwarded from this function's contract.
     let vtable = match unsafe { vtable_of(&allocator) } {
         Ok(vtable) => vtable,
-        Err(error) => return finish(Err(error)),
+        Err(error) => {
+            return finish(
+                Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+                Err(error),
+            )
+        }
     };
     let Some(alloc) = vtable.alloc else {
-        return finish(Err(Error::InvalidArgument));
+        return finish(
+            Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+            Err(Error::InvalidArgument),
+        );
     };
     // SAFETY: the entry and its context belong together (contract).
     let allocation = unsafe { alloc(allocator.ctx, layout) };
     if allocation.ptr != 0 {
         return allocation;
     }
-    finish(allocated(vtable, allocation))
+    relay(
+        Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+        &allocator,
+        allocated(vtable, allocation),
+    )
 }
 
 /// Like `allocator_alloc`, with the block zero-filled (all of
@@ -96,12 +133,21 @@ pub unsafe extern "C" fn allocator_alloc_zeroed(
     // SAFETY: forwarded from this function's contract.
     let vtable = match unsafe { vtable_of(&allocator) } {
         Ok(vtable) => vtable,
-        Err(error) => return finish(Err(error)),
+        Err(error) => {
+            return finish(
+                Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
+                Err(error),
+            )
+        }
     };
     if let Some(alloc_zeroed) = vtable.alloc_zeroed {
         // SAFETY: the entry and its context belong together (contract).
         let allocation = unsafe { alloc_zeroed(allocator.ctx, layout) };
-        return finish(allocated(vtable, allocation));
+        return relay(
+            Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
+            &allocator,
+            allocated(vtable, allocation),
+        );
     }
     // SAFETY: forwarded from this function's contract.
     let block = unsafe { allocator_alloc(allocator, layout) };
@@ -133,8 +179,12 @@ pub unsafe extern "C" fn allocator_resize(
     let entry = unsafe { vtable_of(&allocator) }.and_then(|v| v.resize.ok_or(Error::Unsupported));
     match entry {
         // SAFETY: the entry and its context belong together (contract).
-        Ok(resize) => finish(status(unsafe { resize(allocator.ctx, ptr, old, new_size) })),
-        Err(error) => finish(Err(error)),
+        Ok(resize) => relay(
+            Call::new(c"allocator_resize").ptr(ptr),
+            &allocator,
+            status(unsafe { resize(allocator.ctx, ptr, old, new_size) }),
+        ),
+        Err(error) => finish(Call::new(c"allocator_resize").ptr(ptr), Err(error)),
     }
 }
 
@@ -157,7 +207,14 @@ pub unsafe extern "C" fn allocator_realloc(
     // SAFETY: forwarded from this function's contract.
     let vtable = match unsafe { vtable_of(&allocator) } {
         Ok(vtable) => vtable,
-        Err(error) => return finish(Err(error)),
+        Err(error) => {
+            return finish(
+                Call::new(c"allocator_realloc")
+                    .ptr(ptr)
+                    .layout(new_layout.size, new_layout.align),
+                Err(error),
+            )
+        }
     };
     if ptr == 0 {
         // SAFETY: forwarded from this function's contract.
@@ -166,10 +223,21 @@ pub unsafe extern "C" fn allocator_realloc(
     if let Some(realloc) = vtable.realloc {
         // SAFETY: the entry and its context belong together (contract).
         let allocation = unsafe { realloc(allocator.ctx, ptr, old, new_layout) };
-        return finish(allocated(vtable, allocation));
+        return relay(
+            Call::new(c"allocator_realloc")
+                .ptr(ptr)
+                .layout(new_layout.size, new_layout.align),
+            &allocator,
+            allocated(vtable, allocation),
+        );
     }
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { move_by_parts(allocator, vtable, ptr, old, new_layout) })
+    finish(
+        Call::new(c"allocator_realloc")
+            .ptr(ptr)
+            .layout(new_layout.size, new_layout.align),
+        unsafe { move_by_parts(allocator, vtable, ptr, old, new_layout) },
+    )
 }
 
 /// `allocator_realloc` for a vtable without a `realloc` entry.
@@ -238,8 +306,19 @@ pub unsafe extern "C" fn allocator_free(allocator: VaisAllocator, ptr: i64, layo
     match entry {
         Ok(_) if ptr == 0 => 0,
         // SAFETY: the entry and its context belong together (contract).
-        Ok(free) => finish(status(unsafe { free(allocator.ctx, ptr, layout) })),
-        Err(error) => finish(Err(error)),
+        Ok(free) => relay(
+            Call::new(c"allocator_free")
+                .ptr(ptr)
+                .layout(layout.size, layout.align),
+            &allocator,
+            status(unsafe { free(allocator.ctx, ptr, layout) }),
+        ),
+        Err(error) => finish(
+            Call::new(c"allocator_free")
+                .ptr(ptr)
+                .layout(layout.size, layout.align),
+            Err(error),
+        ),
     }
 }
 
@@ -255,8 +334,12 @@ pub unsafe extern "C" fn allocator_reset(allocator: VaisAllocator) -> i64 {
     let entry = unsafe { vtable_of(&allocator) }.and_then(|v| v.reset.ok_or(Error::Unsupported));
     match entry {
         // SAFETY: the entry and its context belong together (contract).
-        Ok(reset) => finish(status(unsafe { reset(allocator.ctx) })),
-        Err(error) => finish(Err(error)),
+        Ok(reset) => relay(
+            Call::new(c"allocator_reset"),
+            &allocator,
+            status(unsafe { reset(allocator.ctx) }),
+        ),
+        Err(error) => finish(Call::new(c"allocator_reset"), Err(error)),
     }
 }
 
@@ -272,5 +355,8 @@ pub unsafe extern "C" fn allocator_caps(allocator: VaisAllocator) -> i64 {
     // A view of ours taken before its allocator got an upstream still
     // answers for the allocator as it is now.
     // SAFETY: forwarded from this function's contract.
-    finish(caps.map(|caps| caps | unsafe { growing_bit(allocator) }))
+    finish(
+        Call::new(c"allocator_caps"),
+        caps.map(|caps| caps | unsafe { growing_bit(allocator) }),
+    )
 }

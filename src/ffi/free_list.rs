@@ -2,6 +2,7 @@
 
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, pointer, to_i64, Allocation, Layout};
+use super::Call;
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::error::Error;
 use crate::free_list::FreeList;
@@ -15,6 +16,7 @@ pub struct FreeListAllocator {
 impl Family for FreeListAllocator {
     type Core = FreeList;
     const TAG: u64 = 0x5641_4953_4652_4545; // "VAISFREE"
+    const NAME: &'static str = "a free list's";
     fn drop_buffer(core: &mut FreeList) {
         core.drop_buffer();
     }
@@ -29,7 +31,10 @@ impl Family for FreeListAllocator {
 /// block (32 bytes) or exceeds 2^40 - 16, or `VAIS_ALLOC_E_OUT_OF_MEMORY`.
 #[no_mangle]
 pub extern "C" fn freelist_new(capacity: i64) -> *mut FreeListAllocator {
-    finish(count(capacity).and_then(FreeList::new).and_then(new_handle))
+    finish(
+        Call::new(c"freelist_new"),
+        count(capacity).and_then(FreeList::new).and_then(new_handle),
+    )
 }
 
 /// Allocates `layout` (any power-of-two alignment) in time independent of
@@ -111,7 +116,10 @@ unsafe fn freelist_alloc_slow(list: *mut FreeListAllocator, layout: Layout) -> A
         .into())
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(alloc))
+    finish(
+        Call::new(c"freelist_alloc").layout(layout.size, layout.align),
+        unsafe { core_of(list) }.and_then(alloc),
+    )
 }
 
 /// Resizes the block at `ptr` to `layout`, keeping the first
@@ -143,7 +151,12 @@ pub unsafe extern "C" fn freelist_realloc(
         .into())
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(realloc))
+    finish(
+        Call::new(c"freelist_realloc")
+            .ptr(ptr)
+            .layout(layout.size, layout.align),
+        unsafe { core_of(list) }.and_then(realloc),
+    )
 }
 
 /// Frees a block in O(1), merging it with free neighbours (in its own
@@ -184,11 +197,15 @@ pub unsafe extern "C" fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64
 unsafe fn freelist_dealloc_heap(list: *mut FreeListAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
+        Call::new(c"freelist_dealloc").ptr(ptr),
         unsafe { core_of(list) }
             .and_then(|list| match pointer(ptr) {
                 // SAFETY: the free list validates every pointer.
-                Some(ptr) if tools::active() => unsafe { seen::free(list, ptr, ANY_LAYOUT) },
-                Some(ptr) => list.dealloc_merging(ptr),
+                Some(ptr) if tools::active() => unsafe { seen::free(list, ptr, ANY_LAYOUT) }
+                    .map_err(|error| explain(list, ptr, error)),
+                Some(ptr) => list
+                    .dealloc_merging(ptr)
+                    .map_err(|error| explain(list, ptr, error)),
                 None => Ok(()),
             })
             .map(|()| 0),
@@ -203,7 +220,10 @@ unsafe fn freelist_dealloc_heap(list: *mut FreeListAllocator, ptr: i64) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn freelist_total_allocated(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.map(|list| to_i64(list.total_allocated())))
+    finish(
+        Call::new(c"freelist_total_allocated"),
+        unsafe { core_of(list) }.map(|list| to_i64(list.total_allocated())),
+    )
 }
 
 /// Returns `freelist_capacity - freelist_total_allocated`: the free bytes
@@ -216,7 +236,10 @@ pub unsafe extern "C" fn freelist_total_allocated(list: *mut FreeListAllocator) 
 #[no_mangle]
 pub unsafe extern "C" fn freelist_remaining(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.map(|list| to_i64(list.remaining())))
+    finish(
+        Call::new(c"freelist_remaining"),
+        unsafe { core_of(list) }.map(|list| to_i64(list.remaining())),
+    )
 }
 
 /// Returns the largest `size` for which `freelist_alloc(list, {size, 8})`
@@ -230,7 +253,10 @@ pub unsafe extern "C" fn freelist_remaining(list: *mut FreeListAllocator) -> i64
 #[no_mangle]
 pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.map(|list| to_i64(seen::quietly(|| list.largest_free_block()))))
+    finish(
+        Call::new(c"freelist_largest_free_block"),
+        unsafe { core_of(list) }.map(|list| to_i64(seen::quietly(|| list.largest_free_block()))),
+    )
 }
 
 /// Frees every block at once: every region is one free block again, and
@@ -245,7 +271,10 @@ pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocato
 #[no_mangle]
 pub unsafe extern "C" fn freelist_reset(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(|list| seen::reset(list).map(|()| 0)))
+    finish(
+        Call::new(c"freelist_reset"),
+        unsafe { core_of(list) }.and_then(|list| seen::reset(list).map(|()| 0)),
+    )
 }
 
 /// Releases the buffer, gives every chunk back to the upstream and forgets
@@ -263,7 +292,7 @@ pub unsafe extern "C" fn freelist_reset(list: *mut FreeListAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn freelist_drop(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { drop_family(list) }
+    unsafe { drop_family(list, c"freelist_drop") }
 }
 
 /// `freelist_drop`, then releases the handle itself. NULL is a no-op returning
@@ -275,7 +304,7 @@ pub unsafe extern "C" fn freelist_drop(list: *mut FreeListAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn freelist_free(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { free_family(list) }
+    unsafe { free_family(list, c"freelist_free") }
 }
 
 /// From now on a request that no region can serve is served from a new
@@ -313,7 +342,10 @@ pub unsafe extern "C" fn freelist_set_upstream(
         core.set_upstream(source, chunk_size).map(|()| 0)
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(set))
+    finish(
+        Call::new(c"freelist_set_upstream"),
+        unsafe { core_of(list) }.and_then(set),
+    )
 }
 
 /// Makes caller memory `[buffer, buffer + capacity)` a region of the list,
@@ -350,7 +382,10 @@ pub unsafe extern "C" fn freelist_add_region(
         Ok(0)
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(add))
+    finish(
+        Call::new(c"freelist_add_region"),
+        unsafe { core_of(list) }.and_then(add),
+    )
 }
 
 /// Caps the bytes the list may hold at `max_bytes`: the capacity given to
@@ -368,7 +403,10 @@ pub unsafe extern "C" fn freelist_add_region(
 #[no_mangle]
 pub unsafe extern "C" fn freelist_set_limit(list: *mut FreeListAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+    finish(
+        Call::new(c"freelist_set_limit"),
+        unsafe { core_of(list) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
+    )
 }
 
 /// Returns the bytes the list's regions span, `freelist_remaining +
@@ -384,7 +422,10 @@ pub unsafe extern "C" fn freelist_set_limit(list: *mut FreeListAllocator, max_by
 #[no_mangle]
 pub unsafe extern "C" fn freelist_capacity(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.map(|core| to_i64(core.capacity())))
+    finish(
+        Call::new(c"freelist_capacity"),
+        unsafe { core_of(list) }.map(|core| to_i64(core.capacity())),
+    )
 }
 
 /// Turns the front-end cache on (`on == 1`, the default) or off
@@ -408,13 +449,19 @@ pub unsafe extern "C" fn freelist_capacity(list: *mut FreeListAllocator) -> i64 
 #[no_mangle]
 pub unsafe extern "C" fn freelist_set_cache(list: *mut FreeListAllocator, on: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(list) }.and_then(|core| match on {
-        0 | 1 => {
-            seen::quietly(|| core.set_cache(on == 1));
-            Ok(0)
-        }
-        _ => Err(Error::InvalidArgument),
-    }))
+    finish(
+        Call::new(c"freelist_set_cache"),
+        unsafe { core_of(list) }.and_then(|core| match on {
+            0 | 1 => {
+                seen::quietly(|| core.set_cache(on == 1));
+                Ok(0)
+            }
+            _ => Err(crate::misuse::note(
+                Error::InvalidArgument,
+                format_args!("on is {on}: 0 (off) or 1 (on)"),
+            )),
+        }),
+    )
 }
 
 /// The layout a free-list free is given through the interface (the free
@@ -437,4 +484,12 @@ fn realloc_seen(
     let old = core::alloc::Layout::from_size_align(usable, 1).map_err(|_| Error::Corrupted)?;
     // SAFETY: the free list validates every pointer.
     unsafe { seen::realloc(list, ptr, old, layout) }
+}
+
+/// `error` for a refused free of `ptr`, its cause noted (see
+/// [`FreeList::explain`]).
+#[cold]
+#[inline(never)]
+fn explain(list: &FreeList, ptr: core::ptr::NonNull<u8>, error: Error) -> Error {
+    seen::quietly(|| list.explain(ptr.as_ptr() as usize, error))
 }

@@ -2,6 +2,7 @@
 
 use super::finish;
 use super::types::{pointer, Allocation, Layout};
+use super::Call;
 use crate::allocator::Allocator;
 use crate::global::Global;
 
@@ -17,6 +18,7 @@ use crate::global::Global;
 #[no_mangle]
 pub extern "C" fn global_alloc(layout: Layout) -> Allocation {
     finish(
+        Call::new(c"global_alloc").layout(layout.size, layout.align),
         layout
             .check()
             .and_then(|layout| Ok(Global.alloc(layout)?.into())),
@@ -27,6 +29,7 @@ pub extern "C" fn global_alloc(layout: Layout) -> Allocation {
 #[no_mangle]
 pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
     finish(
+        Call::new(c"global_alloc_zeroed").layout(layout.size, layout.align),
         layout
             .check()
             .and_then(|layout| Ok(Global.alloc_zeroed(layout)?.into())),
@@ -47,11 +50,15 @@ pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
 /// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.
 #[no_mangle]
 pub unsafe extern "C" fn global_dealloc(ptr: i64, layout: Layout) {
+    let call = Call::new(c"global_dealloc")
+        .ptr(ptr)
+        .layout(layout.size, layout.align);
     let Some(ptr) = pointer(ptr) else {
         return;
     };
     // SAFETY: forwarded from this function's contract.
     finish(
+        call,
         layout
             .check()
             .and_then(|layout| unsafe { Global.free(ptr, layout) })
@@ -73,14 +80,18 @@ pub unsafe extern "C" fn global_realloc(
     old_layout: Layout,
     new_layout: Layout,
 ) -> Allocation {
+    let call = Call::new(c"global_realloc")
+        .ptr(ptr)
+        .layout(new_layout.size, new_layout.align);
     let new_layout = match new_layout.check() {
         Ok(layout) => layout,
-        Err(error) => return finish(Err(error)),
+        Err(error) => return finish(call, Err(error)),
     };
     let Some(ptr) = pointer(ptr) else {
-        return finish(Global.alloc(new_layout).map(Allocation::from));
+        return finish(call, Global.alloc(new_layout).map(Allocation::from));
     };
     finish(
+        call,
         old_layout
             .check()
             // SAFETY: forwarded from this function's contract.

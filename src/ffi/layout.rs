@@ -2,6 +2,7 @@
 
 use super::finish;
 use super::types::Layout;
+use super::Call;
 use crate::error::Error;
 use crate::layout;
 
@@ -43,6 +44,7 @@ pub extern "C" fn layout_array(elem_size: i64, elem_align: i64, count: i64) -> L
         layout::array(elem, count)
     };
     finish(
+        Call::new(c"layout_array"),
         Layout::new(elem_size, elem_align)
             .check()
             .and_then(array)
@@ -57,6 +59,7 @@ pub extern "C" fn layout_array(elem_size: i64, elem_align: i64, count: i64) -> L
 #[no_mangle]
 pub extern "C" fn layout_extend(base: Layout, ext: Layout) -> Layout {
     finish(
+        Call::new(c"layout_extend"),
         base.check()
             .and_then(|base| layout::extend(base, ext.check()?))
             .map(Layout::from),

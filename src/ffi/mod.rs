@@ -31,8 +31,10 @@ pub use allocator::{
     VAIS_ALLOC_CAP_RESIZE, VAIS_ALLOC_CAP_THREAD_SAFE,
 };
 
-use crate::error::{set_last_error, Error};
+use crate::error::Error;
+pub(crate) use crate::misuse::Call;
 use crate::tools::seen;
+use core::ffi::CStr;
 use types::{Allocation, Layout, INVALID_LAYOUT};
 
 /// Success.
@@ -68,6 +70,8 @@ pub trait Family {
     type Core: crate::tools::seen::Visible;
     /// The first word of every live handle of this family.
     const TAG: u64;
+    /// What a handle of this family is, for error details ("a pool's").
+    const NAME: &'static str;
     /// Releases the core's buffer, leaving it valid and empty.
     fn drop_buffer(core: &mut Self::Core);
     /// Whether the core grows from an upstream (its view then has the
@@ -82,13 +86,16 @@ pub trait Family {
 ///
 /// # Safety
 /// As for [`core_of`].
-pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F) -> i64 {
+pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F, name: &'static CStr) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(handle) }.map(|core| {
-        seen::dropping(core);
-        F::drop_buffer(core);
-        0
-    }))
+    finish(
+        Call::new(name),
+        unsafe { core_of(handle) }.map(|core| {
+            seen::dropping(core);
+            F::drop_buffer(core);
+            0
+        }),
+    )
 }
 
 /// `*_free`: releases the buffer and the handle; NULL is a no-op; 0 or a
@@ -96,9 +103,9 @@ pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F) -> i64 {
 ///
 /// # Safety
 /// As for [`core_of`]; `handle` is dead afterwards.
-pub(crate) unsafe fn free_family<F: Family>(handle: *mut F) -> i64 {
+pub(crate) unsafe fn free_family<F: Family>(handle: *mut F, name: &'static CStr) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { free_handle(handle) }.map(|()| 0))
+    finish(Call::new(name), unsafe { free_handle(handle) }.map(|()| 0))
 }
 
 /// Written over the tag of a released handle.
@@ -142,11 +149,34 @@ pub(crate) unsafe fn core_of<'a, F: Family>(handle: *mut F) -> Result<&'a mut F:
     // which is `repr(C)` and starts with its `u64` tag.
     let tag = unsafe { handle.cast::<u64>().read() };
     if tag != F::TAG {
-        return Err(Error::InvalidArgument);
+        return Err(wrong_family::<F>(tag));
     }
     // SAFETY: the tag proves that this is a live `Handle<F::Core>`, and the
     // caller guarantees no other reference to it is in use.
     Ok(unsafe { &mut (*handle.cast::<Handle<F::Core>>()).core })
+}
+
+/// `InvalidArgument` for a handle of family `F` whose tag is `tag`, its
+/// cause noted: which family the handle is of, or that it is no live
+/// handle.
+#[cold]
+#[inline(never)]
+fn wrong_family<F: Family>(tag: u64) -> Error {
+    let families = [
+        (bump::BumpAllocator::TAG, "a bump arena's"),
+        (pool::PoolAllocator::TAG, "a pool's"),
+        (free_list::FreeListAllocator::TAG, "a free list's"),
+        (stack::StackAllocator::TAG, "a stack's"),
+        (DEAD_TAG, "a freed handle (given to *_free already)"),
+    ];
+    let what = families
+        .iter()
+        .find(|(known, _)| *known == tag)
+        .map_or("no live handle of this library", |(_, name)| name);
+    crate::misuse::note(
+        Error::InvalidArgument,
+        format_args!("the handle is {what}, not {}", F::NAME),
+    )
 }
 
 /// Releases a handle made by [`new_handle`]; NULL is a no-op.
@@ -200,20 +230,21 @@ impl ReturnValue for i64 {
     }
 }
 
-/// The C value of `result`; a failure is also recorded as the thread's last
-/// error.
+/// The C value of `result`; a failure is also recorded (see
+/// [`crate::misuse::record`]) for `call`: the thread's last error, its
+/// detail, the misuse handler.
 #[inline]
-pub(crate) fn finish<T: ReturnValue>(result: Result<T, Error>) -> T {
+pub(crate) fn finish<T: ReturnValue>(call: Call, result: Result<T, Error>) -> T {
     match result {
         Ok(value) => value,
-        Err(error) => fail(error),
+        Err(error) => fail(call, error),
     }
 }
 
 #[cold]
 #[inline(never)]
-fn fail<T: ReturnValue>(error: Error) -> T {
-    set_last_error(error);
+fn fail<T: ReturnValue>(call: Call, error: Error) -> T {
+    crate::misuse::record(call, error);
     T::failure(error)
 }
 

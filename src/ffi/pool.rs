@@ -2,8 +2,10 @@
 
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, pointer, to_i64};
+use super::Call;
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::error::Error;
+use crate::misuse::note;
 use crate::pool::Pool;
 use crate::tools::{self, seen};
 
@@ -15,6 +17,7 @@ pub struct PoolAllocator {
 impl Family for PoolAllocator {
     type Core = Pool;
     const TAG: u64 = 0x5641_4953_504F_4F4C; // "VAISPOOL"
+    const NAME: &'static str = "a pool's";
     fn drop_buffer(core: &mut Pool) {
         core.drop_buffer();
     }
@@ -32,16 +35,20 @@ impl Family for PoolAllocator {
 /// `VAIS_ALLOC_E_OUT_OF_MEMORY` when memory runs out.
 #[no_mangle]
 pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocator {
-    let positive = |value: i64| {
+    let positive = |value: i64, name: &str| {
         if value > 0 {
             count(value)
         } else {
-            Err(Error::InvalidArgument)
+            Err(note(
+                Error::InvalidArgument,
+                format_args!("{name} {value} is not positive"),
+            ))
         }
     };
     finish(
-        positive(block_size)
-            .and_then(|block_size| Pool::new(block_size, positive(num_blocks)?))
+        Call::new(c"pool_new"),
+        positive(block_size, "block_size")
+            .and_then(|block_size| Pool::new(block_size, positive(num_blocks, "num_blocks")?))
             .and_then(new_handle),
     )
 }
@@ -81,7 +88,10 @@ pub unsafe extern "C" fn pool_alloc(pool: *mut PoolAllocator) -> i64 {
 unsafe fn pool_alloc_slow(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     let block = unsafe { core_of(pool) }.and_then(|core| seen::alloc(core, core.block_layout()));
-    finish(block.map(|block| block.ptr.as_ptr())) as i64
+    finish(
+        Call::new(c"pool_alloc"),
+        block.map(|block| block.ptr.as_ptr()),
+    ) as i64
 }
 
 /// Returns a block to the pool; `ptr == 0` is a no-op. O(1) for the pool's
@@ -106,7 +116,7 @@ pub unsafe extern "C" fn pool_dealloc(pool: *mut PoolAllocator, ptr: i64) -> i64
     match core.dealloc_fast(ptr) {
         Ok(()) => 0,
         // SAFETY: forwarded from this function's contract.
-        Err(quotient) => unsafe { pool_dealloc_slow(pool, 0, quotient) },
+        Err(quotient) => unsafe { pool_dealloc_slow(pool, ptr.as_ptr() as i64, quotient) },
     }
 }
 
@@ -125,15 +135,21 @@ unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, address: i64, quotient: u6
         if tools::active() {
             match pointer(address) {
                 // SAFETY: the pool validates every pointer.
-                Some(ptr) => unsafe { seen::free(core, ptr, core.block_layout()) },
+                Some(ptr) => unsafe { seen::free(core, ptr, core.block_layout()) }
+                    .map_err(|error| core.explain(address as usize, error)),
                 None => Ok(()),
             }
         } else {
+            let address = core.address_of_quotient(quotient);
             core.dealloc_slow(quotient)
+                .map_err(|error| core.explain(address, error))
         }
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.and_then(dealloc).map(|()| 0))
+    finish(
+        Call::new(c"pool_dealloc").ptr(address),
+        unsafe { core_of(pool) }.and_then(dealloc).map(|()| 0),
+    )
 }
 
 /// Returns the number of blocks that can be allocated without asking the
@@ -145,7 +161,10 @@ unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, address: i64, quotient: u6
 #[no_mangle]
 pub unsafe extern "C" fn pool_num_free_blocks(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.map(|pool| to_i64(pool.num_free())))
+    finish(
+        Call::new(c"pool_num_free_blocks"),
+        unsafe { core_of(pool) }.map(|pool| to_i64(pool.num_free())),
+    )
 }
 
 /// Returns the number of blocks in use (the pool's own and the slabs'), or
@@ -156,7 +175,10 @@ pub unsafe extern "C" fn pool_num_free_blocks(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_num_allocated(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.map(|pool| to_i64(pool.num_allocated())))
+    finish(
+        Call::new(c"pool_num_allocated"),
+        unsafe { core_of(pool) }.map(|pool| to_i64(pool.num_allocated())),
+    )
 }
 
 /// Returns the block size in use (after rounding), or a negative error code
@@ -167,7 +189,10 @@ pub unsafe extern "C" fn pool_num_allocated(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_block_size(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.map(|pool| to_i64(pool.block_size())))
+    finish(
+        Call::new(c"pool_block_size"),
+        unsafe { core_of(pool) }.map(|pool| to_i64(pool.block_size())),
+    )
 }
 
 /// Returns 1 if `ptr` is the start of a block of this pool now in use, 0 if
@@ -178,7 +203,10 @@ pub unsafe extern "C" fn pool_block_size(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.map(|pool| i64::from(pool.owns(ptr as usize))))
+    finish(
+        Call::new(c"pool_owns").ptr(ptr),
+        unsafe { core_of(pool) }.map(|pool| i64::from(pool.owns(ptr as usize))),
+    )
 }
 
 /// Frees every block at once, in O(1) plus O(number of slabs) (the pool
@@ -192,7 +220,10 @@ pub unsafe extern "C" fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_reset(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.and_then(|pool| seen::reset(pool).map(|()| 0)))
+    finish(
+        Call::new(c"pool_reset"),
+        unsafe { core_of(pool) }.and_then(|pool| seen::reset(pool).map(|()| 0)),
+    )
 }
 
 /// Releases the pool's memory and gives every slab back upstream; the
@@ -208,7 +239,7 @@ pub unsafe extern "C" fn pool_reset(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_drop(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { drop_family(pool) }
+    unsafe { drop_family(pool, c"pool_drop") }
 }
 
 /// `pool_drop`, then releases the handle itself. NULL is a no-op returning
@@ -220,7 +251,7 @@ pub unsafe extern "C" fn pool_drop(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_free(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { free_family(pool) }
+    unsafe { free_family(pool, c"pool_free") }
 }
 
 /// From now on, when the pool's own blocks are all in use, blocks come
@@ -253,7 +284,10 @@ pub unsafe extern "C" fn pool_set_upstream(
         core.set_upstream(source, slab_bytes).map(|()| 0)
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.and_then(set))
+    finish(
+        Call::new(c"pool_set_upstream"),
+        unsafe { core_of(pool) }.and_then(set),
+    )
 }
 
 /// Caps the bytes the pool may hold (its own blocks and its slabs) at
@@ -267,7 +301,10 @@ pub unsafe extern "C" fn pool_set_upstream(
 #[no_mangle]
 pub unsafe extern "C" fn pool_set_limit(pool: *mut PoolAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+    finish(
+        Call::new(c"pool_set_limit"),
+        unsafe { core_of(pool) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
+    )
 }
 
 /// Returns the bytes the pool holds now (its own blocks and every slab
@@ -278,5 +315,8 @@ pub unsafe extern "C" fn pool_set_limit(pool: *mut PoolAllocator, max_bytes: i64
 #[no_mangle]
 pub unsafe extern "C" fn pool_capacity(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(pool) }.map(|core| to_i64(core.capacity())))
+    finish(
+        Call::new(c"pool_capacity"),
+        unsafe { core_of(pool) }.map(|core| to_i64(core.capacity())),
+    )
 }

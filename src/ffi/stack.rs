@@ -2,6 +2,7 @@
 
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, to_i64, Allocation, Layout};
+use super::Call;
 use super::{core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::stack::Stack;
 use crate::tools::{self, seen};
@@ -14,6 +15,7 @@ pub struct StackAllocator {
 impl Family for StackAllocator {
     type Core = Stack;
     const TAG: u64 = 0x5641_4953_5354_434B; // "VAISSTCK"
+    const NAME: &'static str = "a stack's";
     fn drop_buffer(core: &mut Stack) {
         core.drop_buffer();
     }
@@ -28,7 +30,10 @@ impl Family for StackAllocator {
 /// when memory runs out (`VAIS_ALLOC_E_OUT_OF_MEMORY`).
 #[no_mangle]
 pub extern "C" fn stack_new(capacity: i64) -> *mut StackAllocator {
-    finish(count(capacity).and_then(Stack::new).and_then(new_handle))
+    finish(
+        Call::new(c"stack_new"),
+        count(capacity).and_then(Stack::new).and_then(new_handle),
+    )
 }
 
 /// Pushes an allocation of `layout`: its address is aligned to
@@ -75,7 +80,10 @@ unsafe fn stack_alloc_slow(stack: *mut StackAllocator, layout: Layout) -> Alloca
         .into())
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.and_then(push))
+    finish(
+        Call::new(c"stack_alloc").layout(layout.size, layout.align),
+        unsafe { core_of(stack) }.and_then(push),
+    )
 }
 
 /// Pops the most recent live allocation; `stack_remaining` returns to its
@@ -109,6 +117,7 @@ pub unsafe extern "C" fn stack_pop(stack: *mut StackAllocator) -> i64 {
 unsafe fn stack_pop_slow(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
+        Call::new(c"stack_pop"),
         unsafe { core_of(stack) }
             .and_then(|stack| {
                 if tools::active() {
@@ -128,10 +137,13 @@ unsafe fn stack_pop_slow(stack: *mut StackAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.map(|stack| {
-        seen::bulk(stack, Stack::clear);
-        0
-    }))
+    finish(
+        Call::new(c"stack_reset"),
+        unsafe { core_of(stack) }.map(|stack| {
+            seen::bulk(stack, Stack::clear);
+            0
+        }),
+    )
 }
 
 /// Returns the bytes that can be pushed without asking the upstream:
@@ -143,7 +155,10 @@ pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn stack_remaining(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.map(|stack| to_i64(stack.remaining())))
+    finish(
+        Call::new(c"stack_remaining"),
+        unsafe { core_of(stack) }.map(|stack| to_i64(stack.remaining())),
+    )
 }
 
 /// Returns the number of live allocations (how many `stack_pop` calls will
@@ -155,7 +170,10 @@ pub unsafe extern "C" fn stack_remaining(stack: *mut StackAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn stack_depth(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.map(|stack| to_i64(seen::quietly(|| stack.depth()))))
+    finish(
+        Call::new(c"stack_depth"),
+        unsafe { core_of(stack) }.map(|stack| to_i64(seen::quietly(|| stack.depth()))),
+    )
 }
 
 /// Releases the buffer; the handle stays valid, empty, capacity 0. Returns
@@ -170,7 +188,7 @@ pub unsafe extern "C" fn stack_depth(stack: *mut StackAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn stack_drop(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { drop_family(stack) }
+    unsafe { drop_family(stack, c"stack_drop") }
 }
 
 /// `stack_drop`, then releases the handle itself. NULL is a no-op returning
@@ -182,7 +200,7 @@ pub unsafe extern "C" fn stack_drop(stack: *mut StackAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn stack_free(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    unsafe { free_family(stack) }
+    unsafe { free_family(stack, c"stack_free") }
 }
 
 /// Returns a mark (`>= 0`) naming the current point of the stack, for
@@ -196,7 +214,10 @@ pub unsafe extern "C" fn stack_free(stack: *mut StackAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn stack_mark(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.and_then(Stack::mark))
+    finish(
+        Call::new(c"stack_mark"),
+        unsafe { core_of(stack) }.and_then(Stack::mark),
+    )
 }
 
 /// Pops everything pushed after `mark` at once: `stack_remaining` returns
@@ -212,7 +233,10 @@ pub unsafe extern "C" fn stack_mark(stack: *mut StackAllocator) -> i64 {
 pub unsafe extern "C" fn stack_release_to(stack: *mut StackAllocator, mark: i64) -> i64 {
     let release = |core: &mut Stack| seen::bulk(core, |core| core.release_to(mark)).map(|()| 0);
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.and_then(release))
+    finish(
+        Call::new(c"stack_release_to").value(mark),
+        unsafe { core_of(stack) }.and_then(release),
+    )
 }
 
 /// Returns the most bytes the stack has had in use (its high-water
@@ -224,7 +248,10 @@ pub unsafe extern "C" fn stack_release_to(stack: *mut StackAllocator, mark: i64)
 #[no_mangle]
 pub unsafe extern "C" fn stack_peak(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.map(|core| to_i64(core.peak())))
+    finish(
+        Call::new(c"stack_peak"),
+        unsafe { core_of(stack) }.map(|core| to_i64(core.peak())),
+    )
 }
 
 /// From now on a push that does not fit is served from a new chunk
@@ -258,7 +285,10 @@ pub unsafe extern "C" fn stack_set_upstream(
         core.set_upstream(source, chunk_size).map(|()| 0)
     };
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.and_then(set))
+    finish(
+        Call::new(c"stack_set_upstream"),
+        unsafe { core_of(stack) }.and_then(set),
+    )
 }
 
 /// Caps the bytes the stack may hold (its buffer and chunks) at
@@ -272,7 +302,10 @@ pub unsafe extern "C" fn stack_set_upstream(
 #[no_mangle]
 pub unsafe extern "C" fn stack_set_limit(stack: *mut StackAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)))
+    finish(
+        Call::new(c"stack_set_limit"),
+        unsafe { core_of(stack) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
+    )
 }
 
 /// Returns the bytes the stack holds now (its buffer and every chunk), or
@@ -283,5 +316,8 @@ pub unsafe extern "C" fn stack_set_limit(stack: *mut StackAllocator, max_bytes: 
 #[no_mangle]
 pub unsafe extern "C" fn stack_capacity(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(unsafe { core_of(stack) }.map(|core| to_i64(core.capacity())))
+    finish(
+        Call::new(c"stack_capacity"),
+        unsafe { core_of(stack) }.map(|core| to_i64(core.capacity())),
+    )
 }

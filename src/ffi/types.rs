@@ -5,6 +5,7 @@
 
 use crate::allocator::Block;
 use crate::error::Error;
+use crate::misuse::note;
 use core::ptr::NonNull;
 
 /// A memory request: `size` bytes aligned to `align`.
@@ -78,7 +79,7 @@ impl Layout {
         // `align - 1` cannot wrap once `align > 0` is known; a negative
         // size, as `u64`, is above every bound.
         if align <= 0 || align & (align - 1) != 0 || size as u64 > (i64::MAX - (align - 1)) as u64 {
-            return Err(Error::InvalidLayout);
+            return Err(invalid_layout(size, align));
         }
         // SAFETY: just checked: `align` is a power of two and `size`
         // rounded up to it is at most `i64::MAX == isize::MAX` (64-bit
@@ -97,10 +98,31 @@ impl From<core::alloc::Layout> for Layout {
     }
 }
 
+/// `InvalidLayout`, its cause noted.
+#[cold]
+#[inline(never)]
+fn invalid_layout(size: i64, align: i64) -> Error {
+    let cause = crate::misuse::layout_cause(size, align);
+    note(
+        Error::InvalidLayout,
+        format_args!("layout {{size {size}, align {align}}}: {cause}"),
+    )
+}
+
 /// A byte count from C: `InvalidArgument` when negative.
 #[inline]
 pub(crate) fn count(value: i64) -> Result<usize, Error> {
-    usize::try_from(value).map_err(|_| Error::InvalidArgument)
+    usize::try_from(value).map_err(|_| negative(value))
+}
+
+/// `InvalidArgument` for a negative count, its cause noted.
+#[cold]
+#[inline(never)]
+fn negative(value: i64) -> Error {
+    note(
+        Error::InvalidArgument,
+        format_args!("{value} is negative (a size, capacity or address must be at least 0)"),
+    )
 }
 
 /// A limit from C: -1 for none (`usize::MAX`), else a byte count

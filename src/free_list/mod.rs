@@ -224,7 +224,12 @@ impl FreeList {
     /// minimum block or exceeds [`MAX_CAPACITY`].
     pub fn new(capacity: usize) -> Result<FreeList, Error> {
         if !(MIN_BLOCK..=MAX_CAPACITY).contains(&capacity) {
-            return Err(Error::InvalidArgument);
+            return Err(crate::misuse::note(
+                Error::InvalidArgument,
+                format_args!(
+                    "capacity {capacity} is not between {MIN_BLOCK} (one block) and {MAX_CAPACITY}"
+                ),
+            ));
         }
         // Zero-filled, so a never-written word reads as 0 (a size no header
         // has) rather than as uninitialised memory. Large buffers come
@@ -608,5 +613,67 @@ impl Visible for FreeList {
                 offset += size;
             }
         }
+    }
+}
+
+impl FreeList {
+    /// Notes why a free of `address` was refused with `error` (for the
+    /// error detail) and returns `error`: where the address lies, and, for
+    /// one inside a free block, that the block was most likely freed
+    /// already and merged with a neighbour. Walks the heap: off the hot
+    /// paths.
+    #[cold]
+    #[inline(never)]
+    pub fn explain(&self, address: usize, error: Error) -> Error {
+        let cause = self
+            .heaps()
+            .find_map(|heap| heap.explain_here(address))
+            .unwrap_or_else(|| format!("{address:#x} is outside this free list's memory"));
+        crate::misuse::note(error, format_args!("{cause}"))
+    }
+
+    /// [`FreeList::explain`] in this region, if `address` lies in it.
+    fn explain_here(&self, address: usize) -> Option<String> {
+        let start = self.buffer.start();
+        if address < start || address >= start + self.heap_len {
+            return None;
+        }
+        let mut offset = 0;
+        while offset + HEADER_SIZE <= self.heap_len {
+            let word = self.buffer.read_word(offset + 8);
+            let size = (word & SIZE_MASK) as usize;
+            if size < MIN_BLOCK || size > self.heap_len - offset {
+                return Some(format!(
+                    "{address:#x} lies in this free list, whose header at {:#x} is damaged",
+                    start + offset + 8
+                ));
+            }
+            if address < start + offset + size {
+                let payload = start + offset + HEADER_SIZE;
+                return Some(if word & FREE != 0 {
+                    format!(
+                        "{address:#x} lies inside the free block at {payload:#x} ({size} bytes): \
+                         it was most likely freed already and merged with a neighbour"
+                    )
+                } else if word & cache::CACHED != 0 && address == payload {
+                    format!("the block at {address:#x} is already free (freed, not yet merged)")
+                } else if address == payload {
+                    format!(
+                        "the header of the block at {address:#x} fails its check (overwritten?)"
+                    )
+                } else if address < payload {
+                    format!("{address:#x} points into the header of the block at {payload:#x}")
+                } else {
+                    format!(
+                        "{address:#x} is {} bytes into the block at {payload:#x} ({} usable bytes, in use), \
+                         not its start",
+                        address - payload,
+                        usable(size)
+                    )
+                });
+            }
+            offset += size;
+        }
+        None
     }
 }

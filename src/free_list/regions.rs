@@ -264,7 +264,12 @@ impl FreeList {
             buffer.capacity() > 0 && buffer.start() < end && address < buffer.end()
         });
         if overlaps {
-            return Err(Error::InvalidArgument);
+            return Err(crate::misuse::note(
+                Error::InvalidArgument,
+                format_args!(
+                    "the region {address:#x}..{end:#x} overlaps memory this free list holds"
+                ),
+            ));
         }
         let regions = self.regions_mut()?;
         regions

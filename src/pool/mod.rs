@@ -317,7 +317,7 @@ impl Pool {
     /// quotient's rotate and multiply are both invertible (the odd part of
     /// the block size undoes its inverse), so this is exact for every
     /// address.
-    fn address_of_quotient(&self, quotient: u64) -> usize {
+    pub(crate) fn address_of_quotient(&self, quotient: u64) -> usize {
         let odd = (self.divisor.bytes >> self.divisor.shift) as u64;
         let offset = quotient.rotate_left(self.divisor.shift).wrapping_mul(odd);
         (self.buffer.start() as u64).wrapping_add(offset) as usize
@@ -354,8 +354,41 @@ impl Pool {
         if layout.size() <= self.divisor.bytes && layout.align() <= self.block_align {
             Ok(())
         } else {
-            Err(Error::Unsupported)
+            Err(self.unserved(layout))
         }
+    }
+
+    /// Notes why a free of `address` was refused with `error` (for the
+    /// error detail) and returns `error`. Off the hot paths.
+    #[cold]
+    #[inline(never)]
+    pub fn explain(&self, address: usize, error: Error) -> Error {
+        let size = self.divisor.bytes;
+        let own = (self.buffer.start(), self.num_blocks as usize);
+        let holding = if address >= own.0 && address < own.0 + own.1 * size {
+            Some(own)
+        } else {
+            self.slabs.slab_holding(address)
+        };
+        let cause = match (error, holding) {
+            (Error::DoubleFree, _) => {
+                format!("the block at {address:#x} is already free (freed before, or never handed out)")
+            }
+            (_, Some((start, _))) if (address - start) % size != 0 => {
+                let block = start + (address - start) / size * size;
+                format!(
+                    "{address:#x} is {} bytes into the block at {block:#x} ({size}-byte blocks), not its start",
+                    address - block
+                )
+            }
+            (_, _) => format!(
+                "{address:#x} is outside this pool's memory (its own blocks at {:#x}, {} of {size} bytes, and {} slabs)",
+                own.0,
+                own.1,
+                self.slabs.count()
+            ),
+        };
+        crate::misuse::note(error, format_args!("{cause}"))
     }
 
     /// The layout of one block: its size and alignment.
@@ -364,6 +397,20 @@ impl Pool {
         // alignment a power of two dividing it.
         Layout::from_size_align(self.divisor.bytes, self.block_align)
             .unwrap_or(Layout::new::<u64>())
+    }
+
+    /// `Unsupported` for `layout`, its cause noted.
+    #[cold]
+    #[inline(never)]
+    fn unserved(&self, layout: Layout) -> Error {
+        let (size, align) = (layout.size(), layout.align());
+        crate::misuse::note(
+            Error::Unsupported,
+            format_args!(
+                "the pool's blocks are {} bytes aligned to {}: {{size {size}, align {align}}} does not fit",
+                self.divisor.bytes, self.block_align
+            ),
+        )
     }
 
     /// The alignment of every block.

@@ -187,6 +187,20 @@ impl Slabs {
         slab.index_of(address, self.divisor)
     }
 
+    /// The start and block count of the slab whose memory holds `address`.
+    pub(super) fn slab_holding(&self, address: usize) -> Option<(usize, usize)> {
+        let span = self.divisor.bytes;
+        self.by_address
+            .iter()
+            .find(|slab| address >= slab.start && address < slab.start + slab.count * span)
+            .map(|slab| (slab.start, slab.count))
+    }
+
+    /// How many slabs there are.
+    pub(super) fn count(&self) -> usize {
+        self.by_index.len()
+    }
+
     /// Calls `f(address)` for every slab block in use.
     pub(super) fn for_each_live(&self, f: &mut dyn FnMut(usize)) {
         for (index, link) in self.links.iter().enumerate() {

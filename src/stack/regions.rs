@@ -49,7 +49,10 @@ impl Stack {
             || !self.parked.is_empty()
             || self.chunks.held_bytes() > self.capacity_own()
         {
-            return Err(Error::InvalidArgument);
+            return Err(crate::misuse::note(
+                Error::InvalidArgument,
+                format_args!("the stack must be empty, and hold no chunk, to get an upstream"),
+            ));
         }
         self.chunks
             .set_source(source, first_chunk.min(MAX_STACK_CHUNK));

@@ -236,4 +236,9 @@ extern "C" {
     pub fn vais_alloc_error_message(code: i64) -> *const c_char;
     pub fn vais_alloc_version() -> *const c_char;
     pub fn vais_alloc_memory_tools() -> i64;
+    pub fn vais_alloc_last_error_detail() -> *const c_char;
+    pub fn vais_alloc_set_misuse_handler(
+        handler: Option<unsafe extern "C" fn(i64, *const c_char, i64, *mut core::ffi::c_void)>,
+        ctx: *mut core::ffi::c_void,
+    );
 }

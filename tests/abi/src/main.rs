@@ -162,6 +162,8 @@ tie_functions! {
     library::vais_alloc_error_message(_);
     library::vais_alloc_version();
     library::vais_alloc_memory_tools();
+    library::vais_alloc_last_error_detail();
+    library::vais_alloc_set_misuse_handler(_, _);
 }
 
 /// Ties each `decls` constant to the crate's value (a compile error if they
