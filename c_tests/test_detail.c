@@ -154,6 +154,9 @@ TEST(detail_null_and_wrong_family_handles_for_every_function) {
     CHECK_REFUSAL(freelist_capacity(bl), WRONG, "freelist_capacity", NOT_A("a free list's"));
     CHECK_REFUSAL(freelist_set_cache(NULL, 1), NULL_H, "freelist_set_cache", IS_NULL);
     CHECK_REFUSAL(freelist_set_cache(bl, 1), WRONG, "freelist_set_cache", NOT_A("a free list's"));
+    CHECK_REFUSAL(freelist_walk(NULL, NULL, NULL), NULL_H, "freelist_walk", IS_NULL);
+    CHECK_REFUSAL(freelist_walk(bl, NULL, NULL), WRONG, "freelist_walk", NOT_A("a free list's"));
+    CHECK_REFUSAL(freelist_walk(list, NULL, NULL), WRONG, "freelist_walk", "visit is NULL");
     CHECK_REFUSAL(freelist_as_allocator(NULL), NULL_H, "freelist_as_allocator", IS_NULL);
     CHECK_REFUSAL(freelist_as_allocator(bl), WRONG, "freelist_as_allocator", NOT_A("a free list's"));
     StackAllocator *bs = (StackAllocator *)bump;
@@ -275,6 +278,12 @@ TEST(detail_bad_arguments_name_the_argument_and_its_value) {
     CHECK_REFUSAL(allocator_free(none, 8, layout_new(8, 8)), NULL_H, "allocator_free", "vtable is NULL");
     CHECK_REFUSAL(allocator_reset(none), NULL_H, "allocator_reset", "vtable is NULL");
     CHECK_REFUSAL(allocator_caps(none), NULL_H, "allocator_caps", "vtable is NULL");
+    VaisAllocStats stats;
+    CHECK_REFUSAL(allocator_stats(none, &stats), NULL_H, "allocator_stats", "vtable is NULL");
+    CHECK_REFUSAL(allocator_stats(pool_as_allocator(pool), NULL), WRONG, "allocator_stats", "out is NULL");
+    CHECK_REFUSAL(allocator_stats(unknown, &stats), VAIS_ALLOC_E_UNSUPPORTED, "allocator_stats",
+                  "a caller's allocator");
+    CHECK_REFUSAL(allocator_check(none), NULL_H, "allocator_check", "vtable is NULL");
     CHECK_NE(stack_alloc(stack, layout_new(8, 8)).ptr, 0);
     CHECK_REFUSAL(stack_set_upstream(stack, global_as_allocator(), 0), WRONG, "stack_set_upstream",
                   "the stack must be empty");

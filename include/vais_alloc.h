@@ -210,6 +210,36 @@ typedef struct VaisAllocator {
   const struct VaisAllocatorVtable *vtable;
 } VaisAllocator;
 
+// An allocator's statistics (`allocator_stats`); -1 in a field the
+// allocator cannot know.
+typedef struct VaisAllocStats {
+  // Bytes of the blocks in use (the bump arena and the stack: bytes
+  // handed out since the last reset, padding and headers included for
+  // the stack; the free list: blocks with their headers; the pool:
+  // blocks times the block size).
+  int64_t in_use_bytes;
+  // The largest `in_use_bytes` since the allocator was made (for a
+  // free list with several regions: the sum of each region's peak, an
+  // upper bound).
+  int64_t peak_in_use_bytes;
+  // Blocks in use (-1 for the bump arena, whose blocks other than the
+  // most recent are freed only by a reset).
+  int64_t live_blocks;
+  // Successful allocations since the allocator was made (a free list's
+  // realloc that moves counts one, and one free).
+  int64_t allocs;
+  // Blocks given back one at a time (a free, a pop), not by a reset.
+  int64_t frees;
+  // Allocations refused for lack of room (`VAIS_ALLOC_E_EXHAUSTED`,
+  // `VAIS_ALLOC_E_OUT_OF_MEMORY`).
+  int64_t failed_allocs;
+  // Bytes held now: the own buffer, chunks, slabs, regions.
+  int64_t capacity_bytes;
+  // The largest block that can be handed out now without asking an
+  // upstream.
+  int64_t largest_free_block;
+} VaisAllocStats;
+
 
 
 
@@ -352,6 +382,40 @@ int64_t allocator_reset(struct VaisAllocator allocator);
 // # Safety
 // As for `allocator_alloc`.
 int64_t allocator_caps(struct VaisAllocator allocator);
+
+// Fills `*out` with the statistics of a built-in allocator (the global
+// one: every field -1). Counting costs an add on each allocation and
+// free; the query itself walks a stack's headers (for `live_blocks`) and
+// flushes a free list's cache. Returns 0, or `VAIS_ALLOC_E_INVALID_ARGUMENT`
+// for a NULL `out`, `VAIS_ALLOC_E_UNSUPPORTED` for a caller's allocator,
+// or a bad handle's code; `*out` is then untouched.
+//
+// # Safety
+// `allocator` is a view of a live handle (or the global view, or a
+// caller's allocator); `out` is NULL or writable.
+int64_t allocator_stats(struct VaisAllocator allocator, struct VaisAllocStats *out);
+
+// Reads the whole state of a built-in allocator (every header, link,
+// size class and counter it keeps; O(size)) and returns 0, or
+// `VAIS_ALLOC_E_CORRUPTED` with `vais_alloc_last_error_detail` naming the
+// first damage found (a caller's stray write). `VAIS_ALLOC_E_UNSUPPORTED`
+// for a caller's allocator. Changes nothing.
+//
+// # Safety
+// As for `allocator_stats`.
+int64_t allocator_check(struct VaisAllocator allocator);
+
+// Calls `visit(ptr, size, in_use, ctx)` for every block of the free
+// list in address order, over every region (a block's payload address,
+// its usable bytes, 1 if in use, 0 if free), after flushing the cache;
+// stops at the first non-zero return and returns it, else 0. The visitor
+// must not call the list. `VAIS_ALLOC_E_INVALID_ARGUMENT` for a NULL
+// `visit`; `VAIS_ALLOC_E_CORRUPTED` if a header is found damaged on the
+// way (the blocks before it were visited).
+//
+// # Safety
+// `list` must be NULL or a live handle; `visit` a function of this type.
+int64_t freelist_walk(struct FreeListAllocator *list, int64_t (*visit)(int64_t, int64_t, int64_t, void*), void *ctx);
 
 // Allocates `layout.size` bytes aligned to `layout.align` (any power of
 // two) from the system allocator. A zero size gives a unique pointer that

@@ -172,6 +172,18 @@ impl crate::tools::seen::Visible for Global {
     fn for_each_region(&self, _: &mut dyn FnMut(usize, usize)) {}
 }
 
+impl crate::inspect::Inspect for Global {
+    /// The system allocator keeps no statistics this library can read.
+    fn stats(&mut self) -> crate::inspect::Stats {
+        crate::inspect::Stats::default()
+    }
+
+    /// Nothing of the system allocator's to check.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

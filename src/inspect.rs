@@ -29,22 +29,46 @@ pub struct Stats {
     pub largest_free_block: Option<u64>,
 }
 
-/// The counters every core keeps for its [`Stats`]: kept always, each an
-/// add on a path that writes the allocator's state anyway.
-#[derive(Clone, Copy, Debug, Default)]
+/// The counters a core keeps for its [`Stats`]: kept always, each an add
+/// on a path that writes the allocator's state anyway.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Blocks handed out.
     pub allocs: u64,
     /// Blocks given back one by one.
     pub frees: u64,
-    /// Requests refused.
+    /// Blocks freed all at once (reset, release to a mark, drop).
+    pub cleared: u64,
+    /// Requests refused for lack of room (`Exhausted`, `OutOfMemory`).
     pub failed: u64,
+}
+
+impl Counters {
+    /// Both sets of counts, added.
+    pub fn plus(self, other: Counters) -> Counters {
+        Counters {
+            allocs: self.allocs + other.allocs,
+            frees: self.frees + other.frees,
+            cleared: self.cleared + other.cleared,
+            failed: self.failed + other.failed,
+        }
+    }
+
+    /// Blocks handed out and not given back.
+    pub fn live(self) -> u64 {
+        self.allocs.saturating_sub(self.frees + self.cleared)
+    }
+}
+
+/// `value` as a statistic.
+pub(crate) fn known(value: usize) -> Option<u64> {
+    Some(value as u64)
 }
 
 /// Statistics and an integrity check.
 pub trait Inspect {
     /// The allocator's statistics now.
-    fn stats(&self) -> Stats;
+    fn stats(&mut self) -> Stats;
 
     /// Reads the allocator's whole state (every header, link, size class
     /// and counter it keeps), O(size): `Err` with a sentence naming the

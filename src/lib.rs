@@ -56,6 +56,7 @@ pub mod error;
 pub mod free_list;
 pub mod global;
 pub mod growth;
+pub mod inspect;
 mod keyed_check;
 pub mod layout;
 pub mod marks;

@@ -256,3 +256,35 @@ pub fn clear_detail() {
     DETAIL.with(|slot| *slot.borrow_mut() = CString::default());
     CAUSE.with(|slot| *slot.borrow_mut() = None);
 }
+
+/// With `VAIS_ALLOC_LEAKS=1` (read once): prints to stderr the blocks
+/// `core` still has live as `function` frees or drops it: their count,
+/// their bytes and the first few addresses and sizes. The pool and the
+/// free list only: freeing an arena (bump, stack) frees its blocks.
+pub fn report_leaks<A: crate::tools::seen::Visible>(function: &CStr, core: &A) {
+    static ON: OnceLock<bool> = OnceLock::new();
+    if !*ON.get_or_init(|| std::env::var("VAIS_ALLOC_LEAKS").as_deref() == Ok("1")) {
+        return;
+    }
+    if A::KIND != crate::tools::Kind::Heap {
+        return;
+    }
+    const SHOWN: usize = 5;
+    let (mut count, mut bytes, mut first) = (0usize, 0usize, Vec::new());
+    core.for_each_live(&mut |ptr, size| {
+        count += 1;
+        bytes += size;
+        if first.len() < SHOWN {
+            first.push(format!("{ptr:#x} ({size} bytes)"));
+        }
+    });
+    if count == 0 {
+        return;
+    }
+    let more = if count > SHOWN { ", ..." } else { "" };
+    eprintln!(
+        "vais_alloc: {}: {count} block(s), {bytes} bytes, still live (leaked): {}{more}",
+        function.to_str().unwrap_or("vais_alloc"),
+        first.join(", ")
+    );
+}

@@ -335,6 +335,13 @@ impl Model {
         prop_assert_eq!(list.remaining(), capacity - total);
         if !self.cache || self.live.len() % 16 == 0 {
             prop_assert!(list.largest_free_block() + OVERHEAD <= (capacity - total).max(OVERHEAD));
+            // The stats flush the cache too (for their largest free block).
+            let stats = list.stats();
+            prop_assert_eq!(stats.live_blocks, self.live.len() as i64);
+            prop_assert_eq!(stats.in_use_bytes, total as i64);
+            prop_assert!(stats.peak_in_use_bytes >= total as i64);
+            prop_assert_eq!(stats.capacity_bytes, capacity as i64);
+            prop_assert_eq!(stats.largest_free_block, list.largest_free_block() as i64);
         }
         let mut spans = Vec::with_capacity(self.live.len());
         for (&ptr, &(size, filled, id)) in &self.live {

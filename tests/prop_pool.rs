@@ -80,6 +80,12 @@ struct Model {
     live: BTreeMap<usize, u64>,
     /// Blocks handed out at least once.
     ever: BTreeSet<usize>,
+    /// What `allocator_stats` must say: allocations, frees, refusals, the
+    /// most blocks live at once.
+    allocs: i64,
+    frees: i64,
+    failed: i64,
+    peak: usize,
 }
 
 impl Model {
@@ -122,6 +128,22 @@ impl Model {
     }
 
     fn check(&self, pool: &CPool) -> Result<(), TestCaseError> {
+        let stats = pool.stats();
+        let size = self.block_size as i64;
+        prop_assert_eq!(stats.live_blocks, self.live.len() as i64);
+        prop_assert_eq!(stats.in_use_bytes, self.live.len() as i64 * size);
+        prop_assert_eq!(stats.allocs, self.allocs);
+        prop_assert_eq!(stats.frees, self.frees);
+        prop_assert_eq!(stats.failed_allocs, self.failed);
+        prop_assert_eq!(stats.peak_in_use_bytes, self.peak as i64 * size);
+        prop_assert_eq!(
+            stats.largest_free_block,
+            if self.live.len() < self.num_blocks {
+                size
+            } else {
+                0
+            }
+        );
         prop_assert_eq!(pool.num_allocated(), self.live.len());
         prop_assert_eq!(pool.num_free(), self.num_blocks - self.live.len());
         let end = self.start + self.block_size * self.num_blocks;
@@ -166,6 +188,11 @@ proptest! {
             num_blocks,
             live: BTreeMap::new(),
             ever: BTreeSet::from([0]),
+            // The probe above: one block handed out and freed.
+            allocs: 1,
+            frees: 1,
+            failed: 0,
+            peak: 1,
         };
         model.check(&pool)?;
         for (step, op) in ops.into_iter().enumerate() {
@@ -184,8 +211,11 @@ proptest! {
                         unsafe { fill(ptr as *mut u8, model.block_size, id) };
                         model.live.insert(k, id);
                         model.ever.insert(k);
+                        model.allocs += 1;
+                        model.peak = model.peak.max(model.live.len());
                     } else {
                         prop_assert_eq!(got, Err(Error::Exhausted), "step {}", step);
+                        model.failed += 1;
                     }
                 }
                 Op::Dealloc(target) => {
@@ -196,6 +226,7 @@ proptest! {
                         Some(k) if model.live.contains_key(&k) => {
                             prop_assert_eq!(got, Ok(()), "step {}: free of live block {}", step, k);
                             model.live.remove(&k);
+                            model.frees += 1;
                         }
                         Some(k) if model.ever.contains(&k) => prop_assert_eq!(
                             got,

@@ -90,6 +90,30 @@ def misuse_env(binary):
     return results
 
 
+def leaks_env(binary):
+    """The leak report: with VAIS_ALLOC_LEAKS=1, one line per pool or free
+    list freed or dropped with blocks live (none for the arena); without
+    it, nothing."""
+    results = []
+    for setting in ("", "1"):
+        env = dict(os.environ)
+        env.pop("VAIS_ALLOC_LEAKS", None)
+        if setting:
+            env["VAIS_ALLOC_LEAKS"] = setting
+        run = subprocess.run([binary, "leak-report"], capture_output=True, text=True, env=env)
+        said = [line for line in run.stderr.splitlines() if line.startswith("vais_alloc:")]
+        done = run.returncode == 0 and "leak-report: done" in run.stdout
+        if setting:
+            ok = done and len(said) == 2
+            ok = ok and said[0].startswith("vais_alloc: pool_free: 2 block(s), 64 bytes, still live (leaked): 0x")
+            ok = ok and said[1].startswith("vais_alloc: freelist_drop: 1 block(s), 104 bytes, still live")
+        else:
+            ok = done and not said
+        shown = " | ".join(said) if said else f"(silent, exit {run.returncode})"
+        results.append((setting or "unset", ok, shown))
+    return results
+
+
 def main():
     plain, asan = sys.argv[1], sys.argv[2]
     have_valgrind = shutil.which("valgrind") is not None
@@ -115,6 +139,9 @@ def main():
                 sys.stdout.write(run.stderr[-3000:])
     for setting, ok, shown in misuse_env(plain):
         print(f"{'ok  ' if ok else 'FAIL'} VAIS_ALLOC_MISUSE={setting:6} double-free          {shown}")
+        passed, failed = passed + ok, failed + (not ok)
+    for setting, ok, shown in leaks_env(plain):
+        print(f"{'ok  ' if ok else 'FAIL'} VAIS_ALLOC_LEAKS={setting:6} leak-report           {shown}")
         passed, failed = passed + ok, failed + (not ok)
     print(f"memory tools: {passed} passed, {failed} failed")
     return 1 if failed else 0

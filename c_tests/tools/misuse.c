@@ -243,6 +243,23 @@ static void double_free(void) {
     pool_free(p);
 }
 
+/* ---- for VAIS_ALLOC_LEAKS: blocks live when their allocators go ---------- */
+
+static void leak_report(void) {
+    PoolAllocator *p = pool_new(32, 8);
+    pool_alloc(p);
+    pool_alloc(p);
+    pool_free(p);
+    FreeListAllocator *f = freelist_new(4096);
+    freelist_alloc(f, lay(100, 8));
+    freelist_drop(f);
+    freelist_free(f);
+    BumpAllocator *b = bump_new(256);
+    bump_alloc(b, lay(10, 1)); /* an arena: freeing it frees its blocks */
+    bump_free(b);
+    puts("leak-report: done");
+}
+
 /* ---- every allocator used rightly: the tools stay silent ----------------- */
 
 static void correct(void) {
@@ -340,6 +357,7 @@ static const struct Case cases[] = {
     {"grown-freelist-after-free", grown_freelist_after_free, 1},
     {"correct", correct, 1},
     {"double-free", double_free, -1},
+    {"leak-report", leak_report, -1},
 };
 
 int main(int argc, char **argv) {

@@ -36,6 +36,7 @@ use crate::allocator::{footprint, nonnull, Allocator, Block, Caps};
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::growth::{Chunks, Source, CHUNK_ALIGN};
+use crate::inspect::{known, Counters, Inspect, Stats};
 use crate::marks::Marks;
 use crate::tools::{seen::Visible, Kind};
 use core::alloc::Layout;
@@ -67,6 +68,9 @@ pub struct Bump {
     marks: Marks<Checkpoint>,
     /// The largest `allocated` seen when it last went down.
     peak: usize,
+    /// Blocks handed out, frees of them, refused requests (see
+    /// [`Inspect`]).
+    counts: Counters,
 }
 
 /// What a mark saves: where the arena was.
@@ -107,6 +111,7 @@ impl Bump {
             current: 0,
             used_ends: Vec::new(),
             peak: 0,
+            counts: Counters::default(),
         }
     }
 
@@ -183,9 +188,11 @@ impl Bump {
         self.chunks.set_own(0);
         self.buffer.release();
         let chunks = core::mem::replace(&mut self.chunks, Chunks::none(0));
+        let counts = self.counts;
         *self = Bump::over(Buffer::empty());
         self.chunks = chunks;
         self.peak = peak;
+        self.counts = counts;
     }
 
     /// A mark naming the current point; releasing to it frees everything
@@ -254,6 +261,7 @@ impl Bump {
         self.top = new_top;
         self.last = ptr;
         self.allocated += layout.size();
+        self.counts.allocs += 1;
         Some(Block {
             // SAFETY: `ptr` is at least the region's start, which is not 0.
             ptr: unsafe { nonnull(ptr) },
@@ -291,6 +299,7 @@ impl Bump {
         self.top = new_top;
         self.last = ptr;
         self.allocated += size;
+        self.counts.allocs += 1;
         Some(Block {
             // SAFETY: `ptr` is at least the region's start, which is not 0.
             ptr: unsafe { nonnull(ptr) },
@@ -305,6 +314,15 @@ impl Bump {
     #[cold]
     #[inline(never)]
     pub(crate) fn alloc_slow(&mut self, layout: Layout) -> Result<Block, Error> {
+        let block = self.alloc_elsewhere(layout);
+        if block.is_err() {
+            self.counts.failed += 1;
+        }
+        block
+    }
+
+    /// [`Bump::alloc_slow`] but for the count of refusals.
+    fn alloc_elsewhere(&mut self, layout: Layout) -> Result<Block, Error> {
         let regions = 1 + self.chunks.held().len();
         let held = (self.current + 1..regions).find(|&region| {
             let start = self.region_start(region);
@@ -409,6 +427,7 @@ impl Allocator for Bump {
     /// other block in the used part: nothing happens until reset.
     unsafe fn free(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), Error> {
         let address = self.used(ptr)?;
+        self.counts.frees += 1;
         if address == self.last {
             self.peak = self.peak();
             self.top = address;
@@ -472,3 +491,56 @@ impl Visible for Bump {
 
 #[cfg(test)]
 mod tests;
+
+impl Inspect for Bump {
+    fn stats(&mut self) -> Stats {
+        let beyond = self.chunks.held()[self.current.min(self.chunks.held().len())..]
+            .iter()
+            .chain(self.chunks.spare().as_ref())
+            .map(|chunk| chunk.size)
+            .max()
+            .unwrap_or(0);
+        Stats {
+            in_use_bytes: known(self.allocated),
+            peak_in_use_bytes: known(self.peak()),
+            // Blocks other than the most recent are freed only by a
+            // reset: the arena does not count what is live.
+            live_blocks: None,
+            allocs: Some(self.counts.allocs),
+            frees: Some(self.counts.frees),
+            failed_allocs: Some(self.counts.failed),
+            capacity_bytes: known(self.capacity()),
+            largest_free_block: known((self.end - self.top).max(beyond)),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let regions = 1 + self.chunks.held().len();
+        if self.current >= regions || self.used_ends.len() != self.current {
+            return Err(format!(
+                "current region {} of {regions}, {} used ends",
+                self.current,
+                self.used_ends.len()
+            ));
+        }
+        let (start, end) = (
+            self.region_start(self.current),
+            self.region_end(self.current),
+        );
+        if self.end != end || self.top < start || self.top > end {
+            return Err(format!(
+                "top {:#x} and end {:#x} outside the current region {start:#x}..{end:#x}",
+                self.top, self.end
+            ));
+        }
+        for (region, &used) in self.used_ends.iter().enumerate() {
+            let (start, end) = (self.region_start(region), self.region_end(region));
+            if used < start || used > end {
+                return Err(format!(
+                    "region {region}: used end {used:#x} outside {start:#x}..{end:#x}"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -311,3 +311,17 @@ fn the_unchecked_fast_path_serves_exactly_the_valid_layouts_that_fit() {
         }
     }
 }
+
+#[test]
+fn check_names_a_scribbled_top() {
+    use crate::inspect::Inspect;
+    let mut bump = Bump::new(256).unwrap();
+    bump.alloc(Layout::from_size_align(10, 8).unwrap()).unwrap();
+    assert_eq!(bump.check(), Ok(()));
+    let top = bump.top;
+    bump.top = bump.end + 8;
+    let damage = bump.check().unwrap_err();
+    assert!(damage.contains("outside the current region"), "{damage}");
+    bump.top = top;
+    assert_eq!(bump.check(), Ok(()));
+}

@@ -471,6 +471,48 @@ pub(super) unsafe fn growing_bit(allocator: VaisAllocator) -> i64 {
     }
 }
 
+/// Runs `f` on the core behind a built-in allocator's view; `Unsupported`
+/// for a caller's allocator (its state is its own).
+///
+/// # Safety
+/// `allocator` is a view of a live handle, or the global view, or a
+/// caller's allocator (whose vtable is only compared, not read).
+pub(super) unsafe fn with_core<R>(
+    allocator: VaisAllocator,
+    f: impl FnOnce(&mut dyn crate::inspect::Inspect) -> Result<R, Error>,
+) -> Result<R, Error> {
+    let vtable = allocator.vtable;
+    let of = |plain: &VaisAllocatorVtable, growing: &VaisAllocatorVtable| {
+        core::ptr::eq(plain, vtable) || core::ptr::eq(growing, vtable)
+    };
+    let ctx = allocator.ctx;
+    // SAFETY: in each arm the vtable is one of that family's, so `ctx` is
+    // a handle of it (the `*_as_allocator` contract).
+    unsafe {
+        if core::ptr::eq(&GLOBAL_VTABLE, vtable) {
+            f(&mut Global)
+        } else if of(&BUMP_VTABLE, &BUMP_GROWING_VTABLE) {
+            core_of::<BumpAllocator>(ctx.cast()).and_then(|core| f(core))
+        } else if of(&POOL_VTABLE, &POOL_GROWING_VTABLE) {
+            core_of::<PoolAllocator>(ctx.cast()).and_then(|core| f(core))
+        } else if of(&FREELIST_VTABLE, &FREELIST_GROWING_VTABLE) {
+            core_of::<FreeListAllocator>(ctx.cast()).and_then(|core| f(core))
+        } else if of(&STACK_VTABLE, &STACK_GROWING_VTABLE) {
+            core_of::<StackAllocator>(ctx.cast()).and_then(|core| f(core))
+        } else if vtable.is_null() {
+            Err(crate::misuse::note(
+                Error::NullHandle,
+                format_args!("the allocator's vtable is NULL"),
+            ))
+        } else {
+            Err(crate::misuse::note(
+                Error::Unsupported,
+                format_args!("a caller's allocator: its state is its own"),
+            ))
+        }
+    }
+}
+
 /// Whether `upstream` reports its blocks to Memcheck as heap blocks (a
 /// pool or a free list of this library): a chunk taken from it is then
 /// [`tools::disown`]ed while held, since Memcheck refuses heap blocks

@@ -18,6 +18,7 @@ pub mod types;
 pub mod layout;
 pub mod allocator;
 pub mod dispatch;
+pub mod inspect;
 pub mod global;
 pub mod bump;
 pub mod pool;
@@ -91,6 +92,7 @@ pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F, name: &'static CStr)
     finish(
         Call::new(name),
         unsafe { core_of(handle) }.map(|core| {
+            seen::quietly(|| crate::misuse::report_leaks(name, core));
             seen::dropping(core);
             F::drop_buffer(core);
             0
@@ -105,7 +107,10 @@ pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F, name: &'static CStr)
 /// As for [`core_of`]; `handle` is dead afterwards.
 pub(crate) unsafe fn free_family<F: Family>(handle: *mut F, name: &'static CStr) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    finish(Call::new(name), unsafe { free_handle(handle) }.map(|()| 0))
+    finish(
+        Call::new(name),
+        unsafe { free_handle(handle, name) }.map(|()| 0),
+    )
 }
 
 /// Written over the tag of a released handle.
@@ -183,12 +188,14 @@ fn wrong_family<F: Family>(tag: u64) -> Error {
 ///
 /// # Safety
 /// As for [`core_of`].
-pub(crate) unsafe fn free_handle<F: Family>(handle: *mut F) -> Result<(), Error> {
+pub(crate) unsafe fn free_handle<F: Family>(handle: *mut F, name: &CStr) -> Result<(), Error> {
     if handle.is_null() {
         return Ok(());
     }
     // SAFETY: forwarded from this function's contract.
-    seen::dropping(unsafe { core_of(handle)? });
+    let core = unsafe { core_of(handle)? };
+    seen::quietly(|| crate::misuse::report_leaks(name, core));
+    seen::dropping(core);
     let handle = handle.cast::<Handle<F::Core>>();
     // SAFETY: the family check above proves `handle` came from
     // `new_handle` for this core type (allocated exactly as a `Box` would

@@ -160,7 +160,9 @@ impl FreeList {
             header,
         };
         self.cache.counts[class] = n + 1;
+        self.peak = self.peak.max(self.allocated);
         self.allocated = self.allocated.saturating_sub(size);
+        self.counts.frees += 1;
         true
     }
 
@@ -205,6 +207,7 @@ impl FreeList {
             // SAFETY: as above.
             unsafe { self.set_word1(offset, word ^ CACHED) };
             self.allocated += needed;
+            self.counts.allocs += 1;
             return Some(Block {
                 // SAFETY: a payload address lies in the buffer: not 0.
                 ptr: unsafe { nonnull(payload) },
@@ -257,6 +260,7 @@ impl FreeList {
         // SAFETY: as above.
         unsafe { self.set_word1(offset, word ^ CACHED) };
         self.allocated += needed;
+        self.counts.allocs += 1;
         Some(Block {
             // SAFETY: a payload address lies in the buffer: not 0.
             ptr: unsafe { nonnull(payload) },
@@ -314,6 +318,9 @@ impl FreeList {
                     // counted so, as any block whose free is refused.
                     let _ = self.dealloc(block.ptr);
                     self.cache.limits = limits;
+                    // A flush is neither an allocation nor a free.
+                    self.counts.allocs -= 1;
+                    self.counts.frees = self.counts.frees.saturating_sub(1);
                 }
             }
         }

@@ -78,6 +78,7 @@ impl FreeList {
                 self.remove(next, class_of(next_size));
                 self.wipe_header(next);
             }
+            self.peak = self.peak.max(self.allocated);
             self.allocated = self.allocated.saturating_sub(size);
             Some(self.occupy(
                 offset,

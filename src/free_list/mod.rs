@@ -140,6 +140,7 @@ mod tests_regions;
 use crate::allocator::{nonnull, Block};
 use crate::buffer::Buffer;
 use crate::error::Error;
+use crate::inspect::{known, Counters, Inspect, Stats};
 use crate::keyed_check::{new_key, KeyedCheck};
 use crate::tools::{seen::Visible, Kind};
 use cache::Cache;
@@ -216,6 +217,12 @@ pub struct FreeList {
     regions: Option<Box<Regions>>,
     /// Recently freed small blocks, not merged yet (see `cache.rs`).
     cache: Cache,
+    /// This heap's blocks handed out, freed, cleared; refused requests
+    /// (see [`Inspect`]). A heap that goes folds its counts into its
+    /// regions' `retired`.
+    counts: Counters,
+    /// The largest `allocated` seen when it last went down.
+    peak: usize,
 }
 
 impl FreeList {
@@ -263,6 +270,8 @@ impl FreeList {
             heads: [[NONE; SL_COUNT]; FL_SLOTS],
             regions: None,
             cache: Cache::new(),
+            counts: Counters::default(),
+            peak: 0,
         };
         list.state_flip = list.magic_base ^ list.magic_base_free ^ FREE;
         if heap_len >= MIN_BLOCK {
@@ -432,6 +441,7 @@ impl FreeList {
             };
             // The block was free, so its successor's PREV_FREE is set.
             let free_header = if gap == 0 { Some(header) } else { None };
+            self.counts.allocs += 1;
             found(self.occupy(
                 offset + gap,
                 size - gap,
@@ -533,7 +543,9 @@ impl FreeList {
         }
         // Exact for every genuine block; saturating, so that not even a
         // forged header can make it panic.
+        self.peak = self.peak.max(self.allocated);
         self.allocated = self.allocated.saturating_sub(size);
+        self.counts.frees += 1;
         // SAFETY: `validate` checked the block (a multiple of 16, inside the
         // heap) and, when word 0 says the predecessor is free, that it is a
         // genuine free block of `prev_size` bytes right before it; the
@@ -675,5 +687,67 @@ impl FreeList {
             offset += size;
         }
         None
+    }
+}
+
+impl Inspect for FreeList {
+    /// Flushes the cache first (its blocks are free). With several regions
+    /// the peak is the sum of each region's own peak: an upper bound.
+    fn stats(&mut self) -> Stats {
+        let largest = self.largest_free_block();
+        let retired = self
+            .regions
+            .as_deref()
+            .map_or((Counters::default(), 0), |regions| regions.retired);
+        let (counts, peak) = self
+            .heaps()
+            .map(|heap| (heap.counts, heap.peak.max(heap.allocated)))
+            .fold(retired, |(counts, peak), (c, p)| (counts.plus(c), peak + p));
+        Stats {
+            in_use_bytes: known(self.total_allocated()),
+            peak_in_use_bytes: known(peak),
+            live_blocks: Some(counts.live()),
+            allocs: Some(counts.allocs),
+            frees: Some(counts.frees),
+            failed_allocs: Some(counts.failed),
+            capacity_bytes: known(self.capacity()),
+            largest_free_block: known(largest),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        self.check_consistency()
+    }
+}
+
+impl FreeList {
+    /// Calls `visit(payload, usable, in_use)` for every block of every
+    /// region, in address order, until it returns non-zero (returned);
+    /// `Err` naming a damaged header met on the way. A cached block counts
+    /// as free.
+    pub fn walk(&self, visit: &mut dyn FnMut(usize, usize, bool) -> i64) -> Result<i64, String> {
+        let mut heaps: Vec<&FreeList> = self.heaps().collect();
+        heaps.sort_by_key(|heap| heap.buffer.start());
+        for heap in heaps {
+            let start = heap.buffer.start();
+            let mut offset = 0;
+            while offset < heap.heap_len {
+                let word = heap.buffer.read_word(offset + 8);
+                let size = (word & SIZE_MASK) as usize;
+                if size < MIN_BLOCK || size > heap.heap_len - offset {
+                    return Err(format!(
+                        "the header at {:#x} says {size} bytes, which does not fit",
+                        start + offset + 8
+                    ));
+                }
+                let in_use = word & (FREE | cache::CACHED) == 0;
+                let stop = visit(start + offset + HEADER_SIZE, usable(size), in_use);
+                if stop != 0 {
+                    return Ok(stop);
+                }
+                offset += size;
+            }
+        }
+        Ok(0)
     }
 }

@@ -33,6 +33,7 @@ use crate::allocator::Block;
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::growth::{Chunks, Source};
+use crate::inspect::Counters;
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
@@ -70,6 +71,9 @@ pub(super) struct Regions {
     /// The chunks, the upstream and the limit (`own`: the own buffer's
     /// capacity; caller regions do not count).
     pub(super) chunks: Chunks,
+    /// The counts and peaks of the heaps that went (see
+    /// [`FreeList::retire`]).
+    pub(super) retired: (Counters, usize),
 }
 
 /// The heap that fits in `[address, address + len)`: its first address
@@ -168,9 +172,11 @@ impl FreeList {
         }
         self.buffer.release();
         let cache_on = self.cache_on();
+        let (counts, peak) = self.retired();
         *self = FreeList::over(Buffer::empty(), 0);
         self.cache_set_limit(cache_on);
         self.regions = regions;
+        (self.counts, self.peak) = (counts, peak);
     }
 
     /// The regions, made on first use (no upstream, no limit).
@@ -180,6 +186,7 @@ impl FreeList {
                 current: Origin::Own,
                 others: Vec::new(),
                 chunks: Chunks::none(self.capacity),
+                retired: (Counters::default(), 0),
             })?);
         }
         self.regions.as_deref_mut().ok_or(Error::OutOfMemory)
@@ -310,6 +317,15 @@ impl FreeList {
     #[cold]
     #[inline(never)]
     pub(super) fn alloc_elsewhere(&mut self, needed: usize, align: usize) -> Result<Block, Error> {
+        let block = self.alloc_elsewhere_uncounted(needed, align);
+        if block.is_err() {
+            self.counts.failed += 1;
+        }
+        block
+    }
+
+    /// [`FreeList::alloc_elsewhere`] but for the count of refusals.
+    fn alloc_elsewhere_uncounted(&mut self, needed: usize, align: usize) -> Result<Block, Error> {
         // The smallest layout with this block size: the same blocks serve
         // it, with the same usable size.
         let layout =
@@ -386,9 +402,28 @@ impl FreeList {
         let regions = self.regions.take();
         let buffer = core::mem::replace(&mut self.buffer, Buffer::empty());
         let cache_on = self.cache_on();
+        let (counts, peak) = self.retired();
         *self = FreeList::over(buffer, self.capacity);
         self.cache_set_limit(cache_on);
         self.regions = regions;
+        (self.counts, self.peak) = (counts, peak);
+    }
+
+    /// This heap's counts with every live block cleared, and its peak: what
+    /// it leaves behind when it is cleared or goes.
+    pub(super) fn retired(&self) -> (Counters, usize) {
+        let live = self.counts.live();
+        let counts = Counters {
+            cleared: self.counts.cleared + live,
+            ..self.counts
+        };
+        (counts, self.peak.max(self.allocated))
+    }
+
+    /// Adds [`FreeList::retired`] to `into`.
+    pub(super) fn retire_into(&self, into: &mut (Counters, usize)) {
+        let (counts, peak) = self.retired();
+        *into = (into.0.plus(counts), into.1 + peak);
     }
 
     /// Verifies the regions' bookkeeping (invariant 6) and every other
@@ -505,10 +540,17 @@ impl Regions {
         // The regions over chunks given back go; their memory is not
         // touched again (dropping a heap over borrowed memory touches
         // nothing).
-        self.others
-            .retain(|region| region.origin != Origin::Chunk || is_kept(region.start));
+        let retired = &mut self.retired;
+        self.others.retain(|region| {
+            let keep = region.origin != Origin::Chunk || is_kept(region.start);
+            if !keep {
+                region.heap.retire_into(retired);
+            }
+            keep
+        });
         if self.current == Origin::Chunk && !is_kept(current.buffer.start()) {
             let cache_on = current.cache_on();
+            current.retire_into(&mut self.retired);
             *current = FreeList::over(Buffer::empty(), 0);
             current.cache_set_limit(cache_on);
             self.current = Origin::Own;
@@ -529,6 +571,9 @@ impl Regions {
     /// with its region, if it is not the current one), every chunk goes
     /// back, caller regions are forgotten.
     pub(super) fn release_all(&mut self) {
+        for region in &self.others {
+            region.heap.retire_into(&mut self.retired);
+        }
         self.others.clear();
         self.chunks.release_all();
         self.chunks.set_own(0);

@@ -352,3 +352,19 @@ fn a_realloc_that_cannot_finish_its_move_undoes_it() {
         Err(_) => assert_eq!(list.total_allocated(), before),
     }
 }
+
+#[test]
+fn check_names_a_scribbled_counter() {
+    use crate::inspect::Inspect;
+    let mut list = FreeList::new(4096).unwrap();
+    let a = list
+        .alloc(core::alloc::Layout::from_size_align(64, 8).unwrap())
+        .unwrap();
+    assert_eq!(Inspect::check(&list), Ok(()));
+    list.allocated += 16;
+    let damage = Inspect::check(&list).unwrap_err();
+    assert!(damage.contains("but blocks in use sum to"), "{damage}");
+    list.allocated -= 16;
+    list.dealloc(a.ptr).unwrap();
+    assert_eq!(Inspect::check(&list), Ok(()));
+}

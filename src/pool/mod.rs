@@ -38,6 +38,7 @@ use crate::allocator::{nonnull, Allocator, Block, Caps};
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::growth::Source;
+use crate::inspect::{known, Inspect, Stats};
 use crate::tools::{seen::Visible, Kind};
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -69,8 +70,15 @@ pub struct Pool {
     num_blocks: u32,
     free_head: u32,
     allocated: u32,
+    /// Blocks handed out since the pool was made.
+    allocs: u64,
     /// The blocks beyond the own buffer, from an upstream.
     slabs: Slabs,
+    /// Blocks freed by resets and drops, refused requests, and the most
+    /// blocks in use before the last reset (see [`Inspect`]).
+    cleared: u64,
+    failed: u64,
+    peak_blocks: usize,
 }
 
 /// The block size, and what dividing by it exactly takes.
@@ -154,7 +162,11 @@ impl Pool {
             num_blocks: num_blocks as u32,
             free_head: END,
             allocated: 0,
+            allocs: 0,
             slabs: Slabs::new(divisor, capacity),
+            cleared: 0,
+            failed: 0,
+            peak_blocks: 0,
         })
     }
 
@@ -235,6 +247,7 @@ impl Pool {
     #[inline]
     fn handed_out(&mut self, index: usize) -> NonNull<u8> {
         self.allocated += 1;
+        self.allocs += 1;
         // SAFETY: a block's address lies in the buffer, so it is not 0.
         unsafe { nonnull(self.buffer.start() + index * self.divisor.bytes) }
     }
@@ -244,7 +257,25 @@ impl Pool {
     #[cold]
     #[inline(never)]
     fn alloc_slow(&mut self) -> Result<NonNull<u8>, Error> {
-        self.slabs.alloc()
+        let block = self.slabs.alloc();
+        match block {
+            Ok(_) => self.allocs += 1,
+            Err(_) => self.failed += 1,
+        }
+        block
+    }
+
+    /// The most blocks in use since the last reset: blocks are taken from
+    /// the frontiers only when no freed block is left, so every block
+    /// below a frontier was in use at once when it moved.
+    fn frontier_blocks(&self) -> usize {
+        self.links.len() + self.slabs.frontier()
+    }
+
+    /// Before every block is freed at once: counts them, keeps the peak.
+    fn note_clear(&mut self) {
+        self.cleared += self.num_allocated() as u64;
+        self.peak_blocks = self.peak_blocks.max(self.frontier_blocks());
     }
 
     /// Gives a block back. Anything but the start of a block of this pool
@@ -437,6 +468,7 @@ impl Pool {
     /// Releases the buffer and gives every slab back; the pool stays
     /// valid, with no blocks, and keeps its upstream.
     pub fn drop_buffer(&mut self) {
+        self.note_clear();
         self.buffer.release();
         self.links = Vec::new();
         self.num_blocks = 0;
@@ -503,6 +535,7 @@ impl Allocator for Pool {
     /// the largest slab is kept (all its blocks free) and the others go
     /// back upstream.
     fn reset(&mut self) -> Result<(), Error> {
+        self.note_clear();
         self.links.clear();
         self.free_head = END;
         self.allocated = 0;
@@ -549,3 +582,33 @@ impl Visible for Pool {
 
 #[cfg(test)]
 mod tests_growth;
+
+impl Inspect for Pool {
+    fn stats(&mut self) -> Stats {
+        let size = self.divisor.bytes;
+        let live = self.num_allocated();
+        let frees = self.allocs.saturating_sub(live as u64 + self.cleared);
+        Stats {
+            in_use_bytes: known(live * size),
+            peak_in_use_bytes: known(self.peak_blocks.max(self.frontier_blocks()) * size),
+            live_blocks: known(live),
+            allocs: Some(self.allocs),
+            frees: Some(frees),
+            failed_allocs: Some(self.failed),
+            capacity_bytes: known(self.capacity()),
+            largest_free_block: known(if self.num_free() > 0 { size } else { 0 }),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.links.len() > self.num_blocks as usize {
+            return Err(format!(
+                "{} blocks handed out of a buffer of {}",
+                self.links.len(),
+                self.num_blocks
+            ));
+        }
+        slabs::check_links(&self.links, self.free_head, self.allocated as usize, "pool")?;
+        self.slabs.check()
+    }
+}

@@ -196,6 +196,17 @@ impl Slabs {
             .map(|slab| (slab.start, slab.count))
     }
 
+    /// Slab blocks ever handed out since the last reset (the frontier).
+    pub(super) fn frontier(&self) -> usize {
+        self.links.len()
+    }
+
+    /// Checks the slabs' links: every free list ends, holds only free
+    /// blocks, and with the blocks in use accounts for the frontier.
+    pub(super) fn check(&self) -> Result<(), String> {
+        check_links(&self.links, self.free_head, self.allocated, "slab")
+    }
+
     /// How many slabs there are.
     pub(super) fn count(&self) -> usize {
         self.by_index.len()
@@ -289,4 +300,50 @@ impl Slabs {
         self.blocks = 0;
         self.allocated = 0;
     }
+}
+
+/// Checks one link table (see the pool's module documentation): the free
+/// list from `head` visits only free blocks below the frontier, each once,
+/// and ends; it and the `allocated` blocks in use account for every block
+/// below the frontier.
+pub(super) fn check_links(
+    links: &[u32],
+    head: u32,
+    allocated: usize,
+    what: &str,
+) -> Result<(), String> {
+    let in_use = links.iter().filter(|&&link| link == ALLOCATED).count();
+    if in_use != allocated {
+        return Err(format!(
+            "{what} blocks: {in_use} marked in use, the counter says {allocated}"
+        ));
+    }
+    let mut free = 0;
+    let mut at = head;
+    while (at as usize) < links.len() {
+        let link = links[at as usize];
+        if link == ALLOCATED {
+            return Err(format!(
+                "{what} block {at}: on the free list but marked in use"
+            ));
+        }
+        free += 1;
+        if free > links.len() {
+            return Err(format!("{what} free list: a cycle through block {at}"));
+        }
+        at = link;
+    }
+    if at != END {
+        return Err(format!(
+            "{what} free list: a link to block {at}, beyond the {} handed out",
+            links.len()
+        ));
+    }
+    if free + in_use != links.len() {
+        return Err(format!(
+            "{what} blocks: {} handed out, {in_use} in use and {free} on the free list",
+            links.len()
+        ));
+    }
+    Ok(())
 }

@@ -171,3 +171,36 @@ fn reset_frees_every_block_at_once() {
     assert_eq!(again, blocks);
     assert_eq!(pool.alloc_block(), Err(Error::Exhausted));
 }
+
+#[test]
+fn check_names_a_scribbled_counter_and_link() {
+    use crate::inspect::Inspect;
+    let mut pool = Pool::new(16, 8).unwrap();
+    let a = pool.alloc_block().unwrap();
+    let _b = pool.alloc_block().unwrap();
+    pool.dealloc(a).unwrap();
+    assert_eq!(pool.check(), Ok(()));
+    pool.allocated += 1;
+    let damage = pool.check().unwrap_err();
+    assert!(
+        damage.contains("1 marked in use, the counter says 2"),
+        "{damage}"
+    );
+    pool.allocated -= 1;
+    let saved = pool.links[0];
+    pool.links[0] = 5;
+    let damage = pool.check().unwrap_err();
+    assert!(
+        damage.contains("a link to block 5, beyond the 2 handed out"),
+        "{damage}"
+    );
+    pool.links[0] = saved;
+    pool.free_head = 1;
+    let damage = pool.check().unwrap_err();
+    assert!(
+        damage.contains("block 1: on the free list but marked in use"),
+        "{damage}"
+    );
+    pool.free_head = 0;
+    assert_eq!(pool.check(), Ok(()));
+}

@@ -172,6 +172,7 @@ impl Allocator for Stack {
                 // SAFETY: `classify_in` read this header word in this
                 // buffer, so it lies in it.
                 unsafe { buffer.write_word_unchecked(header, word) };
+                self.counts.frees += 1;
                 Ok(())
             }
         }

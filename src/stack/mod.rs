@@ -65,6 +65,7 @@ use crate::allocator::{footprint, nonnull, Block};
 use crate::buffer::Buffer;
 use crate::error::Error;
 use crate::growth::Chunks;
+use crate::inspect::{known, Counters, Inspect, Stats};
 use crate::keyed_check::{new_key, KeyedCheck};
 use crate::marks::Marks;
 use crate::tools::{seen::Visible, Kind};
@@ -147,6 +148,8 @@ pub struct Stack {
     chunks: Chunks,
     /// The keys the check bits are derived from (live, multiplier, dead).
     keys: [u64; 3],
+    /// Pushes, pops and frees, refused pushes (see [`Inspect`]).
+    counts: Counters,
 }
 
 /// What a mark saves: where the stack was.
@@ -191,6 +194,7 @@ impl Stack {
             below: 0,
             chunks: Chunks::none(capacity),
             keys: [key, multiplier, dead_key],
+            counts: Counters::default(),
         };
         stack.set_check_shift(check_shift);
         Ok(stack)
@@ -284,7 +288,10 @@ impl Stack {
         let (payload, new_top) = match self.fit(size, align) {
             Some(fit) => fit,
             None => {
-                self.move_up_for(size, align)?;
+                if let Err(error) = self.move_up_for(size, align) {
+                    self.counts.failed += 1;
+                    return Err(error);
+                }
                 self.fit(size, align).ok_or(Error::Exhausted)?
             }
         };
@@ -309,6 +316,7 @@ impl Stack {
         self.newest_rest = rest;
         self.link = header + HEADER_SIZE;
         self.top = new_top;
+        self.counts.allocs += 1;
         Block {
             // SAFETY: `payload` lies in the buffer, so it is not 0.
             ptr: unsafe { nonnull(payload) },
@@ -384,6 +392,7 @@ impl Stack {
         }
         self.top = top;
         self.link = below;
+        self.counts.frees += 1;
         true
     }
 
@@ -403,6 +412,7 @@ impl Stack {
         let rest = self.newest_rest as usize;
         self.top = self.buffer.start() + (self.link - HEADER_SIZE) - (rest & GAP_MASK);
         self.link = rest & !GAP_MASK;
+        self.counts.frees += 1;
         self.settle();
         self.move_down_while_empty();
         self.drop_stale_marks();
@@ -643,3 +653,48 @@ use interface::Walk;
 mod tests;
 #[cfg(test)]
 mod tests_growth;
+
+impl Inspect for Stack {
+    fn stats(&mut self) -> Stats {
+        let held = self.chunks.held();
+        let beyond = held[self.parked.len().min(held.len())..]
+            .iter()
+            .chain(self.chunks.spare().as_ref())
+            .map(|chunk| chunk.size)
+            .max()
+            .unwrap_or(0);
+        Stats {
+            in_use_bytes: known(self.capacity() - self.remaining()),
+            peak_in_use_bytes: known(self.peak()),
+            live_blocks: known(self.depth()),
+            allocs: Some(self.counts.allocs),
+            frees: Some(self.counts.frees),
+            failed_allocs: Some(self.counts.failed),
+            capacity_bytes: known(self.capacity()),
+            largest_free_block: known((self.end - self.top).max(beyond)),
+        }
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if self.top < self.buffer.start() || self.top > self.end || self.end != self.buffer.end() {
+            return Err(format!(
+                "the top {:#x} lies outside the current region",
+                self.top
+            ));
+        }
+        // Every header of every region's chain, the newest included (its
+        // word in memory must agree with the stack's copy's check bits).
+        for mut walk in self.walks() {
+            let buffer = walk.buffer;
+            while let Some((link, _, _)) = walk.step(self) {
+                if let Header::Bad = self.classify_in(buffer, link) {
+                    return Err(format!(
+                        "the header at {:#x} is overwritten",
+                        buffer.start() + link - HEADER_SIZE
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

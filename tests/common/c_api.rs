@@ -16,6 +16,7 @@ use vais_alloc::ffi::allocator::{
 };
 use vais_alloc::ffi::bump::{self as bump_ffi, BumpAllocator};
 use vais_alloc::ffi::free_list::{self as free_list_ffi, FreeListAllocator};
+use vais_alloc::ffi::inspect::{allocator_stats, VaisAllocStats};
 use vais_alloc::ffi::layout as layout_ffi;
 use vais_alloc::ffi::library::{vais_alloc_clear_error, vais_alloc_last_error};
 use vais_alloc::ffi::pool::{self as pool_ffi, PoolAllocator};
@@ -406,6 +407,14 @@ pub struct CPool {
 }
 
 impl CPool {
+    /// `allocator_stats` of the pool's view.
+    pub fn stats(&self) -> VaisAllocStats {
+        stats_of(
+            // SAFETY: `self.handle` is live until `drop`.
+            unsafe { vais_alloc::ffi::allocator::pool_as_allocator(self.handle) },
+        )
+    }
+
     /// `pool_new(block_size, num_blocks)`.
     pub fn new(block_size: i64, num_blocks: i64) -> Result<CPool, Error> {
         handle("pool_new", || pool_ffi::pool_new(block_size, num_blocks))
@@ -534,6 +543,14 @@ pub struct CFreeList {
 }
 
 impl CFreeList {
+    /// `allocator_stats` of the list's view.
+    pub fn stats(&self) -> VaisAllocStats {
+        stats_of(
+            // SAFETY: `self.handle` is live until `drop`.
+            unsafe { vais_alloc::ffi::allocator::freelist_as_allocator(self.handle) },
+        )
+    }
+
     /// `freelist_new(capacity)`.
     pub fn new(capacity: i64) -> Result<CFreeList, Error> {
         handle("freelist_new", || free_list_ffi::freelist_new(capacity))
@@ -829,4 +846,14 @@ impl Drop for CStack {
         // only.
         release("stack_free", unsafe { stack_ffi::stack_free(self.handle) });
     }
+}
+
+/// `allocator_stats(view)`, which must succeed.
+#[allow(dead_code)]
+fn stats_of(view: vais_alloc::ffi::allocator::VaisAllocator) -> VaisAllocStats {
+    let mut stats = VaisAllocStats::default();
+    // SAFETY: a view of a live handle; `stats` is writable.
+    let status = unsafe { allocator_stats(view, &mut stats) };
+    assert_eq!(status, 0, "allocator_stats");
+    stats
 }

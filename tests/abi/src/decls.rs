@@ -39,7 +39,7 @@ pub struct VaisAllocatorVtable {
     pub resize: Option<unsafe extern "C" fn(*mut c_void, i64, Layout, i64) -> i64>,
     pub realloc: Option<unsafe extern "C" fn(*mut c_void, i64, Layout, Layout) -> Allocation>,
     pub free: Option<unsafe extern "C" fn(*mut c_void, i64, Layout) -> i64>,
-    pub reset: Option<unsafe extern "C" fn(*mut c_void) -> i64>,
+    pub reset: Option<unsafe extern "C" fn(*mut core::ffi::c_void) -> i64>,
 }
 
 /// Stand-in for `vais_alloc::ffi::allocator::VaisAllocator`, read by ctest2
@@ -49,6 +49,21 @@ pub struct VaisAllocatorVtable {
 pub struct VaisAllocator {
     pub ctx: *mut c_void,
     pub vtable: *const VaisAllocatorVtable,
+}
+
+/// Stand-in for `vais_alloc::ffi::inspect::VaisAllocStats`, read by
+/// ctest2 only.
+#[cfg(ctest_parse)]
+#[repr(C)]
+pub struct VaisAllocStats {
+    pub in_use_bytes: i64,
+    pub peak_in_use_bytes: i64,
+    pub live_blocks: i64,
+    pub allocs: i64,
+    pub frees: i64,
+    pub failed_allocs: i64,
+    pub capacity_bytes: i64,
+    pub largest_free_block: i64,
 }
 
 // Opaque handles (incomplete types in C): only pointers to them are used.
@@ -70,6 +85,8 @@ pub use vais_alloc::ffi::allocator::VaisAllocatorVtable;
 pub use vais_alloc::ffi::bump::BumpAllocator;
 #[cfg(not(ctest_parse))]
 pub use vais_alloc::ffi::free_list::FreeListAllocator;
+#[cfg(not(ctest_parse))]
+pub use vais_alloc::ffi::inspect::VaisAllocStats;
 #[cfg(not(ctest_parse))]
 pub use vais_alloc::ffi::pool::PoolAllocator;
 #[cfg(not(ctest_parse))]
@@ -229,6 +246,15 @@ extern "C" {
     ) -> i64;
     pub fn stack_set_limit(stack: *mut StackAllocator, max_bytes: i64) -> i64;
     pub fn stack_capacity(stack: *mut StackAllocator) -> i64;
+
+    // allocator_stats, allocator_check, freelist_walk
+    pub fn allocator_stats(allocator: VaisAllocator, out: *mut VaisAllocStats) -> i64;
+    pub fn allocator_check(allocator: VaisAllocator) -> i64;
+    pub fn freelist_walk(
+        list: *mut FreeListAllocator,
+        visit: Option<unsafe extern "C" fn(i64, i64, i64, *mut core::ffi::c_void) -> i64>,
+        ctx: *mut core::ffi::c_void,
+    ) -> i64;
 
     // vais_alloc_*
     pub fn vais_alloc_last_error() -> i64;

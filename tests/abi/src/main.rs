@@ -157,6 +157,10 @@ tie_functions! {
     stack::stack_set_limit(_, _);
     stack::stack_capacity(_);
 
+    inspect::allocator_stats(_, _);
+    inspect::allocator_check(_);
+    inspect::freelist_walk(_, _, _);
+
     library::vais_alloc_last_error();
     library::vais_alloc_clear_error();
     library::vais_alloc_error_message(_);
