@@ -151,7 +151,7 @@ unsafe extern "C" fn row_alloc<C: Context>(ctx: *mut c_void, layout: Layout) -> 
     // SAFETY: `ctx` comes from a `*_as_allocator` getter of this family
     // (or the caller broke the handle rule).
     finish(
-        Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+        move || Call::new(c"allocator_alloc").layout(layout.size, layout.align),
         unsafe { C::with(ctx, |core| Ok(seen::alloc(core, layout.check()?)?.into())) },
     )
 }
@@ -159,7 +159,7 @@ unsafe extern "C" fn row_alloc<C: Context>(ctx: *mut c_void, layout: Layout) -> 
 unsafe extern "C" fn row_alloc_zeroed<C: Context>(ctx: *mut c_void, layout: Layout) -> Allocation {
     // SAFETY: as in `row_alloc`.
     finish(
-        Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
+        move || Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
         unsafe {
             C::with(ctx, |core| {
                 Ok(seen::alloc_zeroed(core, layout.check()?)?.into())
@@ -185,7 +185,7 @@ unsafe extern "C" fn row_resize<C: Context>(
         unsafe { seen::resize(core, ptr, old, new_size) }.map(|_| 0)
     };
     // SAFETY: as in `row_alloc`.
-    finish(Call::new(c"allocator_resize").ptr(ptr), unsafe {
+    finish(move || Call::new(c"allocator_resize").ptr(ptr), unsafe {
         C::with(ctx, resize)
     })
 }
@@ -206,9 +206,11 @@ unsafe extern "C" fn row_realloc<C: Context>(
     };
     // SAFETY: as in `row_alloc`.
     finish(
-        Call::new(c"allocator_realloc")
-            .ptr(ptr)
-            .layout(new_layout.size, new_layout.align),
+        move || {
+            Call::new(c"allocator_realloc")
+                .ptr(ptr)
+                .layout(new_layout.size, new_layout.align)
+        },
         unsafe { C::with(ctx, realloc) },
     )
 }
@@ -224,16 +226,18 @@ unsafe extern "C" fn row_free<C: Context>(ctx: *mut c_void, ptr: i64, layout: La
     };
     // SAFETY: as in `row_alloc`.
     finish(
-        Call::new(c"allocator_free")
-            .ptr(ptr)
-            .layout(layout.size, layout.align),
+        move || {
+            Call::new(c"allocator_free")
+                .ptr(ptr)
+                .layout(layout.size, layout.align)
+        },
         unsafe { C::with(ctx, free) },
     )
 }
 
 unsafe extern "C" fn row_reset<C: Context>(ctx: *mut c_void) -> i64 {
     // SAFETY: as in `row_alloc`.
-    finish(Call::new(c"allocator_reset"), unsafe {
+    finish(move || Call::new(c"allocator_reset"), unsafe {
         C::with(ctx, |core| seen::reset(core).map(|()| 0))
     })
 }
@@ -278,7 +282,7 @@ unsafe fn view<F: Family>(
 ) -> VaisAllocator {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(name),
+        move || Call::new(name),
         unsafe { core_of(handle) }.map(|core| VaisAllocator {
             ctx: handle.cast(),
             vtable: if F::grows(core) { growing } else { vtable },

@@ -3,7 +3,7 @@
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, to_i64, Allocation, Layout};
 use super::Call;
-use super::{core_of, drop_family, finish, free_family, new_handle, Family};
+use super::{core_if, core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::bump::Bump;
 use crate::error::Error;
 use crate::tools::{self, seen};
@@ -25,7 +25,7 @@ impl Family for BumpAllocator {
     }
 }
 
-fn handle(call: Call, core: Result<Bump, Error>) -> *mut BumpAllocator {
+fn handle(call: impl FnOnce() -> Call, core: Result<Bump, Error>) -> *mut BumpAllocator {
     finish(call, core.and_then(new_handle))
 }
 
@@ -36,7 +36,7 @@ fn handle(call: Call, core: Result<Bump, Error>) -> *mut BumpAllocator {
 #[no_mangle]
 pub extern "C" fn bump_new(capacity: i64) -> *mut BumpAllocator {
     handle(
-        Call::new(c"bump_new").value(capacity),
+        move || Call::new(c"bump_new").value(capacity),
         count(capacity).and_then(Bump::new),
     )
 }
@@ -51,7 +51,7 @@ pub extern "C" fn bump_new(capacity: i64) -> *mut BumpAllocator {
 #[no_mangle]
 pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut BumpAllocator {
     handle(
-        Call::new(c"bump_from_buffer").ptr(buffer).value(capacity),
+        move || Call::new(c"bump_from_buffer").ptr(buffer).value(capacity),
         count(buffer)
             .and_then(|buffer| Ok((buffer, count(capacity)?)))
             // SAFETY: forwarded from this function's contract.
@@ -73,7 +73,7 @@ pub unsafe extern "C" fn bump_from_buffer(buffer: i64, capacity: i64) -> *mut Bu
 pub unsafe extern "C" fn bump_alloc(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
     if !tools::active() {
         // SAFETY: forwarded from this function's contract.
-        if let Ok(core) = unsafe { core_of(bump) } {
+        if let Some(core) = unsafe { core_if(bump) } {
             // The layout is checked by the fast path's own arithmetic, and
             // in full on the slow path (which sorts out the error).
             let (size, align) = (layout.size as usize, layout.align as usize);
@@ -106,7 +106,7 @@ unsafe fn bump_alloc_slow(bump: *mut BumpAllocator, layout: Layout) -> Allocatio
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_alloc").layout(layout.size, layout.align),
+        move || Call::new(c"bump_alloc").layout(layout.size, layout.align),
         unsafe { core_of(bump) }.and_then(alloc),
     )
 }
@@ -119,7 +119,7 @@ unsafe fn bump_alloc_slow(bump: *mut BumpAllocator, layout: Layout) -> Allocatio
 pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_alloc_zeroed").layout(layout.size, layout.align),
+        move || Call::new(c"bump_alloc_zeroed").layout(layout.size, layout.align),
         unsafe { core_of(bump) }
             .and_then(|bump| Ok(seen::alloc_zeroed(bump, layout.check()?)?.into())),
     )
@@ -134,7 +134,7 @@ pub unsafe extern "C" fn bump_alloc_zeroed(bump: *mut BumpAllocator, layout: Lay
 pub unsafe extern "C" fn bump_reset(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_reset"),
+        move || Call::new(c"bump_reset"),
         unsafe { core_of(bump) }.and_then(|bump| seen::reset(bump).map(|()| 0)),
     )
 }
@@ -150,7 +150,7 @@ pub unsafe extern "C" fn bump_reset(bump: *mut BumpAllocator) -> i64 {
 pub unsafe extern "C" fn bump_remaining(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_remaining"),
+        move || Call::new(c"bump_remaining"),
         unsafe { core_of(bump) }.map(|bump| to_i64(bump.remaining())),
     )
 }
@@ -164,7 +164,7 @@ pub unsafe extern "C" fn bump_remaining(bump: *mut BumpAllocator) -> i64 {
 pub unsafe extern "C" fn bump_total_allocated(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_total_allocated"),
+        move || Call::new(c"bump_total_allocated"),
         unsafe { core_of(bump) }.map(|bump| to_i64(bump.total_allocated())),
     )
 }
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn bump_total_allocated(bump: *mut BumpAllocator) -> i64 {
 pub unsafe extern "C" fn bump_capacity(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_capacity"),
+        move || Call::new(c"bump_capacity"),
         unsafe { core_of(bump) }.map(|bump| to_i64(bump.capacity())),
     )
 }
@@ -192,7 +192,7 @@ pub unsafe extern "C" fn bump_capacity(bump: *mut BumpAllocator) -> i64 {
 pub unsafe extern "C" fn bump_owns(bump: *mut BumpAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_owns").ptr(ptr),
+        move || Call::new(c"bump_owns").ptr(ptr),
         unsafe { core_of(bump) }.map(|bump| i64::from(bump.owns(ptr as usize))),
     )
 }
@@ -254,7 +254,7 @@ pub unsafe extern "C" fn bump_set_upstream(
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_set_upstream"),
+        move || Call::new(c"bump_set_upstream"),
         unsafe { core_of(bump) }.and_then(set),
     )
 }
@@ -271,7 +271,7 @@ pub unsafe extern "C" fn bump_set_upstream(
 pub unsafe extern "C" fn bump_set_limit(bump: *mut BumpAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_set_limit"),
+        move || Call::new(c"bump_set_limit"),
         unsafe { core_of(bump) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
     )
 }
@@ -286,7 +286,7 @@ pub unsafe extern "C" fn bump_set_limit(bump: *mut BumpAllocator, max_bytes: i64
 pub unsafe extern "C" fn bump_mark(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_mark"),
+        move || Call::new(c"bump_mark"),
         unsafe { core_of(bump) }.and_then(Bump::mark),
     )
 }
@@ -307,7 +307,7 @@ pub unsafe extern "C" fn bump_release_to(bump: *mut BumpAllocator, mark: i64) ->
     let release = |core: &mut Bump| seen::bulk(core, |core| core.release_to(mark)).map(|()| 0);
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_release_to").value(mark),
+        move || Call::new(c"bump_release_to").value(mark),
         unsafe { core_of(bump) }.and_then(release),
     )
 }
@@ -321,7 +321,7 @@ pub unsafe extern "C" fn bump_release_to(bump: *mut BumpAllocator, mark: i64) ->
 pub unsafe extern "C" fn bump_peak(bump: *mut BumpAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"bump_peak"),
+        move || Call::new(c"bump_peak"),
         unsafe { core_of(bump) }.map(|core| to_i64(core.peak())),
     )
 }

@@ -53,7 +53,11 @@ fn status(code: i64) -> Result<i64, Error> {
 /// entry was recorded by the entry already (its detail names the cause,
 /// and the misuse handler has been called), so it is passed on as is; a
 /// failure of a caller's entry is recorded here.
-fn relay<T: ReturnValue>(call: Call, allocator: &VaisAllocator, result: Result<T, Error>) -> T {
+fn relay<T: ReturnValue>(
+    call: impl FnOnce() -> Call,
+    allocator: &VaisAllocator,
+    result: Result<T, Error>,
+) -> T {
     // SAFETY: a non-NULL vtable is readable (the dispatch functions'
     // contract), and the entry that produced `result` came from it.
     let builtin = !allocator.vtable.is_null() && is_builtin(unsafe { &*allocator.vtable });
@@ -96,14 +100,14 @@ pub unsafe extern "C" fn allocator_alloc(allocator: VaisAllocator, layout: Layou
         Ok(vtable) => vtable,
         Err(error) => {
             return finish(
-                Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+                move || Call::new(c"allocator_alloc").layout(layout.size, layout.align),
                 Err(error),
             )
         }
     };
     let Some(alloc) = vtable.alloc else {
         return finish(
-            Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+            move || Call::new(c"allocator_alloc").layout(layout.size, layout.align),
             Err(Error::InvalidArgument),
         );
     };
@@ -113,7 +117,7 @@ pub unsafe extern "C" fn allocator_alloc(allocator: VaisAllocator, layout: Layou
         return allocation;
     }
     relay(
-        Call::new(c"allocator_alloc").layout(layout.size, layout.align),
+        move || Call::new(c"allocator_alloc").layout(layout.size, layout.align),
         &allocator,
         allocated(vtable, allocation),
     )
@@ -135,7 +139,7 @@ pub unsafe extern "C" fn allocator_alloc_zeroed(
         Ok(vtable) => vtable,
         Err(error) => {
             return finish(
-                Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
+                move || Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
                 Err(error),
             )
         }
@@ -144,7 +148,7 @@ pub unsafe extern "C" fn allocator_alloc_zeroed(
         // SAFETY: the entry and its context belong together (contract).
         let allocation = unsafe { alloc_zeroed(allocator.ctx, layout) };
         return relay(
-            Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
+            move || Call::new(c"allocator_alloc_zeroed").layout(layout.size, layout.align),
             &allocator,
             allocated(vtable, allocation),
         );
@@ -180,11 +184,11 @@ pub unsafe extern "C" fn allocator_resize(
     match entry {
         // SAFETY: the entry and its context belong together (contract).
         Ok(resize) => relay(
-            Call::new(c"allocator_resize").ptr(ptr),
+            move || Call::new(c"allocator_resize").ptr(ptr),
             &allocator,
             status(unsafe { resize(allocator.ctx, ptr, old, new_size) }),
         ),
-        Err(error) => finish(Call::new(c"allocator_resize").ptr(ptr), Err(error)),
+        Err(error) => finish(move || Call::new(c"allocator_resize").ptr(ptr), Err(error)),
     }
 }
 
@@ -209,9 +213,11 @@ pub unsafe extern "C" fn allocator_realloc(
         Ok(vtable) => vtable,
         Err(error) => {
             return finish(
-                Call::new(c"allocator_realloc")
-                    .ptr(ptr)
-                    .layout(new_layout.size, new_layout.align),
+                move || {
+                    Call::new(c"allocator_realloc")
+                        .ptr(ptr)
+                        .layout(new_layout.size, new_layout.align)
+                },
                 Err(error),
             )
         }
@@ -224,18 +230,22 @@ pub unsafe extern "C" fn allocator_realloc(
         // SAFETY: the entry and its context belong together (contract).
         let allocation = unsafe { realloc(allocator.ctx, ptr, old, new_layout) };
         return relay(
-            Call::new(c"allocator_realloc")
-                .ptr(ptr)
-                .layout(new_layout.size, new_layout.align),
+            move || {
+                Call::new(c"allocator_realloc")
+                    .ptr(ptr)
+                    .layout(new_layout.size, new_layout.align)
+            },
             &allocator,
             allocated(vtable, allocation),
         );
     }
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"allocator_realloc")
-            .ptr(ptr)
-            .layout(new_layout.size, new_layout.align),
+        move || {
+            Call::new(c"allocator_realloc")
+                .ptr(ptr)
+                .layout(new_layout.size, new_layout.align)
+        },
         unsafe { move_by_parts(allocator, vtable, ptr, old, new_layout) },
     )
 }
@@ -307,16 +317,20 @@ pub unsafe extern "C" fn allocator_free(allocator: VaisAllocator, ptr: i64, layo
         Ok(_) if ptr == 0 => 0,
         // SAFETY: the entry and its context belong together (contract).
         Ok(free) => relay(
-            Call::new(c"allocator_free")
-                .ptr(ptr)
-                .layout(layout.size, layout.align),
+            move || {
+                Call::new(c"allocator_free")
+                    .ptr(ptr)
+                    .layout(layout.size, layout.align)
+            },
             &allocator,
             status(unsafe { free(allocator.ctx, ptr, layout) }),
         ),
         Err(error) => finish(
-            Call::new(c"allocator_free")
-                .ptr(ptr)
-                .layout(layout.size, layout.align),
+            move || {
+                Call::new(c"allocator_free")
+                    .ptr(ptr)
+                    .layout(layout.size, layout.align)
+            },
             Err(error),
         ),
     }
@@ -335,11 +349,11 @@ pub unsafe extern "C" fn allocator_reset(allocator: VaisAllocator) -> i64 {
     match entry {
         // SAFETY: the entry and its context belong together (contract).
         Ok(reset) => relay(
-            Call::new(c"allocator_reset"),
+            move || Call::new(c"allocator_reset"),
             &allocator,
             status(unsafe { reset(allocator.ctx) }),
         ),
-        Err(error) => finish(Call::new(c"allocator_reset"), Err(error)),
+        Err(error) => finish(move || Call::new(c"allocator_reset"), Err(error)),
     }
 }
 
@@ -356,7 +370,7 @@ pub unsafe extern "C" fn allocator_caps(allocator: VaisAllocator) -> i64 {
     // answers for the allocator as it is now.
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"allocator_caps"),
+        move || Call::new(c"allocator_caps"),
         caps.map(|caps| caps | unsafe { growing_bit(allocator) }),
     )
 }

@@ -3,7 +3,7 @@
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, pointer, to_i64, Allocation, Layout};
 use super::Call;
-use super::{core_of, drop_family, finish, free_family, new_handle, Family};
+use super::{core_if, core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::error::Error;
 use crate::free_list::FreeList;
 use crate::tools::{self, seen, seen::Visible};
@@ -32,7 +32,7 @@ impl Family for FreeListAllocator {
 #[no_mangle]
 pub extern "C" fn freelist_new(capacity: i64) -> *mut FreeListAllocator {
     finish(
-        Call::new(c"freelist_new"),
+        move || Call::new(c"freelist_new"),
         count(capacity).and_then(FreeList::new).and_then(new_handle),
     )
 }
@@ -65,7 +65,7 @@ pub unsafe extern "C" fn freelist_alloc(
         return unsafe { freelist_alloc_slow(list, layout) };
     }
     // SAFETY: forwarded from this function's contract.
-    if let Ok(core) = unsafe { core_of(list) } {
+    if let Some(core) = unsafe { core_if(list) } {
         // The layout is checked by the cache's own test (it serves only
         // valid small layouts), and in full on the way to the heap.
         if let Some(block) = core.alloc_cached(layout.size as u64, layout.align as u64) {
@@ -85,7 +85,7 @@ pub unsafe extern "C" fn freelist_alloc(
 #[inline(never)]
 unsafe fn freelist_alloc_heap(list: *mut FreeListAllocator, layout: Layout) -> Allocation {
     // SAFETY: forwarded from this function's contract.
-    if let Ok(core) = unsafe { core_of(list) } {
+    if let Some(core) = unsafe { core_if(list) } {
         if let Ok(checked) = layout.check() {
             if let Some(block) = core.alloc_with(checked, false, Some, |_, _, _| None) {
                 return block.into();
@@ -117,7 +117,7 @@ unsafe fn freelist_alloc_slow(list: *mut FreeListAllocator, layout: Layout) -> A
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_alloc").layout(layout.size, layout.align),
+        move || Call::new(c"freelist_alloc").layout(layout.size, layout.align),
         unsafe { core_of(list) }.and_then(alloc),
     )
 }
@@ -152,9 +152,11 @@ pub unsafe extern "C" fn freelist_realloc(
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_realloc")
-            .ptr(ptr)
-            .layout(layout.size, layout.align),
+        move || {
+            Call::new(c"freelist_realloc")
+                .ptr(ptr)
+                .layout(layout.size, layout.align)
+        },
         unsafe { core_of(list) }.and_then(realloc),
     )
 }
@@ -176,7 +178,7 @@ pub unsafe extern "C" fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64
         return unsafe { freelist_dealloc_heap(list, ptr) };
     }
     // SAFETY: forwarded from this function's contract.
-    if let Ok(core) = unsafe { core_of(list) } {
+    if let Some(core) = unsafe { core_if(list) } {
         if let Some(ptr) = pointer(ptr) {
             if core.dealloc_cached(ptr) {
                 return 0;
@@ -197,7 +199,7 @@ pub unsafe extern "C" fn freelist_dealloc(list: *mut FreeListAllocator, ptr: i64
 unsafe fn freelist_dealloc_heap(list: *mut FreeListAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_dealloc").ptr(ptr),
+        move || Call::new(c"freelist_dealloc").ptr(ptr),
         unsafe { core_of(list) }
             .and_then(|list| match pointer(ptr) {
                 // SAFETY: the free list validates every pointer.
@@ -221,7 +223,7 @@ unsafe fn freelist_dealloc_heap(list: *mut FreeListAllocator, ptr: i64) -> i64 {
 pub unsafe extern "C" fn freelist_total_allocated(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_total_allocated"),
+        move || Call::new(c"freelist_total_allocated"),
         unsafe { core_of(list) }.map(|list| to_i64(list.total_allocated())),
     )
 }
@@ -237,7 +239,7 @@ pub unsafe extern "C" fn freelist_total_allocated(list: *mut FreeListAllocator) 
 pub unsafe extern "C" fn freelist_remaining(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_remaining"),
+        move || Call::new(c"freelist_remaining"),
         unsafe { core_of(list) }.map(|list| to_i64(list.remaining())),
     )
 }
@@ -254,7 +256,7 @@ pub unsafe extern "C" fn freelist_remaining(list: *mut FreeListAllocator) -> i64
 pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_largest_free_block"),
+        move || Call::new(c"freelist_largest_free_block"),
         unsafe { core_of(list) }.map(|list| to_i64(seen::quietly(|| list.largest_free_block()))),
     )
 }
@@ -272,7 +274,7 @@ pub unsafe extern "C" fn freelist_largest_free_block(list: *mut FreeListAllocato
 pub unsafe extern "C" fn freelist_reset(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_reset"),
+        move || Call::new(c"freelist_reset"),
         unsafe { core_of(list) }.and_then(|list| seen::reset(list).map(|()| 0)),
     )
 }
@@ -343,7 +345,7 @@ pub unsafe extern "C" fn freelist_set_upstream(
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_set_upstream"),
+        move || Call::new(c"freelist_set_upstream"),
         unsafe { core_of(list) }.and_then(set),
     )
 }
@@ -378,12 +380,16 @@ pub unsafe extern "C" fn freelist_add_region(
         let (buffer, capacity) = (count(buffer)?, count(capacity)?);
         // SAFETY: forwarded from this function's contract.
         seen::quietly(|| unsafe { core.add_region(buffer, capacity) })?;
-        tools::obtained(buffer, capacity);
+        // Only the heap's bytes become the list's (and inaccessible to the
+        // memory tools): alignment slack stays the caller's.
+        if let Some((start, len)) = crate::free_list::region_memory(buffer, capacity) {
+            tools::obtained(start, len);
+        }
         Ok(0)
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_add_region"),
+        move || Call::new(c"freelist_add_region"),
         unsafe { core_of(list) }.and_then(add),
     )
 }
@@ -404,7 +410,7 @@ pub unsafe extern "C" fn freelist_add_region(
 pub unsafe extern "C" fn freelist_set_limit(list: *mut FreeListAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_set_limit"),
+        move || Call::new(c"freelist_set_limit"),
         unsafe { core_of(list) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
     )
 }
@@ -423,7 +429,7 @@ pub unsafe extern "C" fn freelist_set_limit(list: *mut FreeListAllocator, max_by
 pub unsafe extern "C" fn freelist_capacity(list: *mut FreeListAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_capacity"),
+        move || Call::new(c"freelist_capacity"),
         unsafe { core_of(list) }.map(|core| to_i64(core.capacity())),
     )
 }
@@ -450,7 +456,7 @@ pub unsafe extern "C" fn freelist_capacity(list: *mut FreeListAllocator) -> i64 
 pub unsafe extern "C" fn freelist_set_cache(list: *mut FreeListAllocator, on: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_set_cache"),
+        move || Call::new(c"freelist_set_cache"),
         unsafe { core_of(list) }.and_then(|core| match on {
             0 | 1 => {
                 seen::quietly(|| core.set_cache(on == 1));

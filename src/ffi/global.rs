@@ -18,7 +18,7 @@ use crate::global::Global;
 #[no_mangle]
 pub extern "C" fn global_alloc(layout: Layout) -> Allocation {
     finish(
-        Call::new(c"global_alloc").layout(layout.size, layout.align),
+        move || Call::new(c"global_alloc").layout(layout.size, layout.align),
         layout
             .check()
             .and_then(|layout| Ok(Global.alloc(layout)?.into())),
@@ -29,7 +29,7 @@ pub extern "C" fn global_alloc(layout: Layout) -> Allocation {
 #[no_mangle]
 pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
     finish(
-        Call::new(c"global_alloc_zeroed").layout(layout.size, layout.align),
+        move || Call::new(c"global_alloc_zeroed").layout(layout.size, layout.align),
         layout
             .check()
             .and_then(|layout| Ok(Global.alloc_zeroed(layout)?.into())),
@@ -50,9 +50,11 @@ pub extern "C" fn global_alloc_zeroed(layout: Layout) -> Allocation {
 /// `ptr` must be 0 or a live block from `global_alloc*`/`global_realloc`.
 #[no_mangle]
 pub unsafe extern "C" fn global_dealloc(ptr: i64, layout: Layout) {
-    let call = Call::new(c"global_dealloc")
-        .ptr(ptr)
-        .layout(layout.size, layout.align);
+    let call = move || {
+        Call::new(c"global_dealloc")
+            .ptr(ptr)
+            .layout(layout.size, layout.align)
+    };
     let Some(ptr) = pointer(ptr) else {
         return;
     };
@@ -80,9 +82,11 @@ pub unsafe extern "C" fn global_realloc(
     old_layout: Layout,
     new_layout: Layout,
 ) -> Allocation {
-    let call = Call::new(c"global_realloc")
-        .ptr(ptr)
-        .layout(new_layout.size, new_layout.align);
+    let call = move || {
+        Call::new(c"global_realloc")
+            .ptr(ptr)
+            .layout(new_layout.size, new_layout.align)
+    };
     let new_layout = match new_layout.check() {
         Ok(layout) => layout,
         Err(error) => return finish(call, Err(error)),

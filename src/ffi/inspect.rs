@@ -83,7 +83,7 @@ pub unsafe extern "C" fn allocator_stats(
         Ok(())
     };
     finish(
-        Call::new(c"allocator_stats"),
+        move || Call::new(c"allocator_stats"),
         out_ok.and_then(stats).map(|stats| {
             // SAFETY: `out` is non-NULL and writable (contract).
             unsafe { out.write(stats.into()) };
@@ -108,7 +108,7 @@ pub unsafe extern "C" fn allocator_check(allocator: VaisAllocator) -> i64 {
             .map_err(|damage| note(Error::Corrupted, format_args!("{damage}")))
     };
     // SAFETY: forwarded from this function's contract.
-    finish(Call::new(c"allocator_check"), unsafe {
+    finish(move || Call::new(c"allocator_check"), unsafe {
         with_core(allocator, check)
     })
 }
@@ -143,7 +143,7 @@ pub unsafe extern "C" fn freelist_walk(
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"freelist_walk"),
+        move || Call::new(c"freelist_walk"),
         unsafe { core_of(list) }.and_then(walk),
     )
 }

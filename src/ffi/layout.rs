@@ -44,7 +44,7 @@ pub extern "C" fn layout_array(elem_size: i64, elem_align: i64, count: i64) -> L
         layout::array(elem, count)
     };
     finish(
-        Call::new(c"layout_array"),
+        move || Call::new(c"layout_array"),
         Layout::new(elem_size, elem_align)
             .check()
             .and_then(array)
@@ -59,7 +59,7 @@ pub extern "C" fn layout_array(elem_size: i64, elem_align: i64, count: i64) -> L
 #[no_mangle]
 pub extern "C" fn layout_extend(base: Layout, ext: Layout) -> Layout {
     finish(
-        Call::new(c"layout_extend"),
+        move || Call::new(c"layout_extend"),
         base.check()
             .and_then(|base| layout::extend(base, ext.check()?))
             .map(Layout::from),

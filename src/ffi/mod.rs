@@ -90,7 +90,7 @@ pub trait Family {
 pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F, name: &'static CStr) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(name),
+        move || Call::new(name),
         unsafe { core_of(handle) }.map(|core| {
             seen::quietly(|| crate::misuse::report_leaks(name, core));
             seen::dropping(core);
@@ -108,7 +108,7 @@ pub(crate) unsafe fn drop_family<F: Family>(handle: *mut F, name: &'static CStr)
 pub(crate) unsafe fn free_family<F: Family>(handle: *mut F, name: &'static CStr) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(name),
+        move || Call::new(name),
         unsafe { free_handle(handle, name) }.map(|()| 0),
     )
 }
@@ -159,6 +159,26 @@ pub(crate) unsafe fn core_of<'a, F: Family>(handle: *mut F) -> Result<&'a mut F:
     // SAFETY: the tag proves that this is a live `Handle<F::Core>`, and the
     // caller guarantees no other reference to it is in use.
     Ok(unsafe { &mut (*handle.cast::<Handle<F::Core>>()).core })
+}
+
+/// The core behind `handle` if it is a live handle of family `F`, else
+/// `None`, with nothing recorded or noted: the fast paths' check, which
+/// leaves every refusal to their slow path (where [`core_of`] says why).
+///
+/// # Safety
+/// As for [`core_of`].
+#[inline(always)]
+pub(crate) unsafe fn core_if<'a, F: Family>(handle: *mut F) -> Option<&'a mut F::Core> {
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: as in `core_of`.
+    let tag = unsafe { handle.cast::<u64>().read() };
+    if tag != F::TAG {
+        return None;
+    }
+    // SAFETY: as in `core_of`.
+    Some(unsafe { &mut (*handle.cast::<Handle<F::Core>>()).core })
 }
 
 /// `InvalidArgument` for a handle of family `F` whose tag is `tag`, its
@@ -241,17 +261,19 @@ impl ReturnValue for i64 {
 /// [`crate::misuse::record`]) for `call`: the thread's last error, its
 /// detail, the misuse handler.
 #[inline]
-pub(crate) fn finish<T: ReturnValue>(call: Call, result: Result<T, Error>) -> T {
+pub(crate) fn finish<T: ReturnValue>(call: impl FnOnce() -> Call, result: Result<T, Error>) -> T {
     match result {
         Ok(value) => value,
         Err(error) => fail(call, error),
     }
 }
 
+/// `call` is a closure, so that the fast paths only pass on the arguments
+/// it captures: the `Call` itself is built here, on the way to an error.
 #[cold]
 #[inline(never)]
-fn fail<T: ReturnValue>(call: Call, error: Error) -> T {
-    crate::misuse::record(call, error);
+fn fail<T: ReturnValue>(call: impl FnOnce() -> Call, error: Error) -> T {
+    crate::misuse::record(call(), error);
     T::failure(error)
 }
 

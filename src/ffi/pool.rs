@@ -3,7 +3,7 @@
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, pointer, to_i64};
 use super::Call;
-use super::{core_of, drop_family, finish, free_family, new_handle, Family};
+use super::{core_if, core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::error::Error;
 use crate::misuse::note;
 use crate::pool::Pool;
@@ -46,7 +46,7 @@ pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocat
         }
     };
     finish(
-        Call::new(c"pool_new"),
+        move || Call::new(c"pool_new"),
         positive(block_size, "block_size")
             .and_then(|block_size| Pool::new(block_size, positive(num_blocks, "num_blocks")?))
             .and_then(new_handle),
@@ -67,7 +67,7 @@ pub extern "C" fn pool_new(block_size: i64, num_blocks: i64) -> *mut PoolAllocat
 pub unsafe extern "C" fn pool_alloc(pool: *mut PoolAllocator) -> i64 {
     if !tools::active() {
         // SAFETY: forwarded from this function's contract.
-        if let Ok(core) = unsafe { core_of(pool) } {
+        if let Some(core) = unsafe { core_if(pool) } {
             if let Some(block) = core.alloc_fast() {
                 return block.as_ptr() as i64;
             }
@@ -89,7 +89,7 @@ unsafe fn pool_alloc_slow(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     let block = unsafe { core_of(pool) }.and_then(|core| seen::alloc(core, core.block_layout()));
     finish(
-        Call::new(c"pool_alloc"),
+        move || Call::new(c"pool_alloc"),
         block.map(|block| block.ptr.as_ptr()),
     ) as i64
 }
@@ -107,8 +107,8 @@ unsafe fn pool_alloc_slow(pool: *mut PoolAllocator) -> i64 {
 #[no_mangle]
 pub unsafe extern "C" fn pool_dealloc(pool: *mut PoolAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
-    let core = match unsafe { core_of(pool) } {
-        Ok(core) if !tools::active() => core,
+    let core = match unsafe { core_if(pool) } {
+        Some(core) if !tools::active() => core,
         // SAFETY: forwarded from this function's contract.
         _ => return unsafe { pool_dealloc_slow(pool, ptr, 0) },
     };
@@ -147,7 +147,7 @@ unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, address: i64, quotient: u6
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_dealloc").ptr(address),
+        move || Call::new(c"pool_dealloc").ptr(address),
         unsafe { core_of(pool) }.and_then(dealloc).map(|()| 0),
     )
 }
@@ -162,7 +162,7 @@ unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, address: i64, quotient: u6
 pub unsafe extern "C" fn pool_num_free_blocks(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_num_free_blocks"),
+        move || Call::new(c"pool_num_free_blocks"),
         unsafe { core_of(pool) }.map(|pool| to_i64(pool.num_free())),
     )
 }
@@ -176,7 +176,7 @@ pub unsafe extern "C" fn pool_num_free_blocks(pool: *mut PoolAllocator) -> i64 {
 pub unsafe extern "C" fn pool_num_allocated(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_num_allocated"),
+        move || Call::new(c"pool_num_allocated"),
         unsafe { core_of(pool) }.map(|pool| to_i64(pool.num_allocated())),
     )
 }
@@ -190,7 +190,7 @@ pub unsafe extern "C" fn pool_num_allocated(pool: *mut PoolAllocator) -> i64 {
 pub unsafe extern "C" fn pool_block_size(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_block_size"),
+        move || Call::new(c"pool_block_size"),
         unsafe { core_of(pool) }.map(|pool| to_i64(pool.block_size())),
     )
 }
@@ -204,7 +204,7 @@ pub unsafe extern "C" fn pool_block_size(pool: *mut PoolAllocator) -> i64 {
 pub unsafe extern "C" fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_owns").ptr(ptr),
+        move || Call::new(c"pool_owns").ptr(ptr),
         unsafe { core_of(pool) }.map(|pool| i64::from(pool.owns(ptr as usize))),
     )
 }
@@ -221,7 +221,7 @@ pub unsafe extern "C" fn pool_owns(pool: *mut PoolAllocator, ptr: i64) -> i64 {
 pub unsafe extern "C" fn pool_reset(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_reset"),
+        move || Call::new(c"pool_reset"),
         unsafe { core_of(pool) }.and_then(|pool| seen::reset(pool).map(|()| 0)),
     )
 }
@@ -285,7 +285,7 @@ pub unsafe extern "C" fn pool_set_upstream(
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_set_upstream"),
+        move || Call::new(c"pool_set_upstream"),
         unsafe { core_of(pool) }.and_then(set),
     )
 }
@@ -302,7 +302,7 @@ pub unsafe extern "C" fn pool_set_upstream(
 pub unsafe extern "C" fn pool_set_limit(pool: *mut PoolAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_set_limit"),
+        move || Call::new(c"pool_set_limit"),
         unsafe { core_of(pool) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
     )
 }
@@ -316,7 +316,7 @@ pub unsafe extern "C" fn pool_set_limit(pool: *mut PoolAllocator, max_bytes: i64
 pub unsafe extern "C" fn pool_capacity(pool: *mut PoolAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"pool_capacity"),
+        move || Call::new(c"pool_capacity"),
         unsafe { core_of(pool) }.map(|core| to_i64(core.capacity())),
     )
 }

@@ -3,7 +3,7 @@
 use super::allocator::{upstream_of, VaisAllocator};
 use super::types::{count, limit, to_i64, Allocation, Layout};
 use super::Call;
-use super::{core_of, drop_family, finish, free_family, new_handle, Family};
+use super::{core_if, core_of, drop_family, finish, free_family, new_handle, Family};
 use crate::stack::Stack;
 use crate::tools::{self, seen};
 
@@ -31,7 +31,7 @@ impl Family for StackAllocator {
 #[no_mangle]
 pub extern "C" fn stack_new(capacity: i64) -> *mut StackAllocator {
     finish(
-        Call::new(c"stack_new"),
+        move || Call::new(c"stack_new"),
         count(capacity).and_then(Stack::new).and_then(new_handle),
     )
 }
@@ -51,7 +51,7 @@ pub unsafe extern "C" fn stack_alloc(stack: *mut StackAllocator, layout: Layout)
     // out only for a request that the fast path leaves.
     if layout.align > 0 && layout.align & (layout.align - 1) == 0 && !tools::active() {
         // SAFETY: forwarded from this function's contract.
-        if let Ok(core) = unsafe { core_of(stack) } {
+        if let Some(core) = unsafe { core_if(stack) } {
             if let Some(block) = core.push_fast(layout.size as usize, layout.align as usize) {
                 return block.into();
             }
@@ -81,7 +81,7 @@ unsafe fn stack_alloc_slow(stack: *mut StackAllocator, layout: Layout) -> Alloca
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_alloc").layout(layout.size, layout.align),
+        move || Call::new(c"stack_alloc").layout(layout.size, layout.align),
         unsafe { core_of(stack) }.and_then(push),
     )
 }
@@ -96,7 +96,7 @@ unsafe fn stack_alloc_slow(stack: *mut StackAllocator, layout: Layout) -> Alloca
 pub unsafe extern "C" fn stack_pop(stack: *mut StackAllocator) -> i64 {
     if !tools::active() {
         // SAFETY: forwarded from this function's contract.
-        if let Ok(core) = unsafe { core_of(stack) } {
+        if let Some(core) = unsafe { core_if(stack) } {
             if core.pop_fast() {
                 return 0;
             }
@@ -117,7 +117,7 @@ pub unsafe extern "C" fn stack_pop(stack: *mut StackAllocator) -> i64 {
 unsafe fn stack_pop_slow(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_pop"),
+        move || Call::new(c"stack_pop"),
         unsafe { core_of(stack) }
             .and_then(|stack| {
                 if tools::active() {
@@ -138,7 +138,7 @@ unsafe fn stack_pop_slow(stack: *mut StackAllocator) -> i64 {
 pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_reset"),
+        move || Call::new(c"stack_reset"),
         unsafe { core_of(stack) }.map(|stack| {
             seen::bulk(stack, Stack::clear);
             0
@@ -156,7 +156,7 @@ pub unsafe extern "C" fn stack_reset(stack: *mut StackAllocator) -> i64 {
 pub unsafe extern "C" fn stack_remaining(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_remaining"),
+        move || Call::new(c"stack_remaining"),
         unsafe { core_of(stack) }.map(|stack| to_i64(stack.remaining())),
     )
 }
@@ -171,7 +171,7 @@ pub unsafe extern "C" fn stack_remaining(stack: *mut StackAllocator) -> i64 {
 pub unsafe extern "C" fn stack_depth(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_depth"),
+        move || Call::new(c"stack_depth"),
         unsafe { core_of(stack) }.map(|stack| to_i64(seen::quietly(|| stack.depth()))),
     )
 }
@@ -215,7 +215,7 @@ pub unsafe extern "C" fn stack_free(stack: *mut StackAllocator) -> i64 {
 pub unsafe extern "C" fn stack_mark(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_mark"),
+        move || Call::new(c"stack_mark"),
         unsafe { core_of(stack) }.and_then(Stack::mark),
     )
 }
@@ -234,7 +234,7 @@ pub unsafe extern "C" fn stack_release_to(stack: *mut StackAllocator, mark: i64)
     let release = |core: &mut Stack| seen::bulk(core, |core| core.release_to(mark)).map(|()| 0);
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_release_to").value(mark),
+        move || Call::new(c"stack_release_to").value(mark),
         unsafe { core_of(stack) }.and_then(release),
     )
 }
@@ -249,7 +249,7 @@ pub unsafe extern "C" fn stack_release_to(stack: *mut StackAllocator, mark: i64)
 pub unsafe extern "C" fn stack_peak(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_peak"),
+        move || Call::new(c"stack_peak"),
         unsafe { core_of(stack) }.map(|core| to_i64(core.peak())),
     )
 }
@@ -286,7 +286,7 @@ pub unsafe extern "C" fn stack_set_upstream(
     };
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_set_upstream"),
+        move || Call::new(c"stack_set_upstream"),
         unsafe { core_of(stack) }.and_then(set),
     )
 }
@@ -303,7 +303,7 @@ pub unsafe extern "C" fn stack_set_upstream(
 pub unsafe extern "C" fn stack_set_limit(stack: *mut StackAllocator, max_bytes: i64) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_set_limit"),
+        move || Call::new(c"stack_set_limit"),
         unsafe { core_of(stack) }.and_then(|core| core.set_limit(limit(max_bytes)?).map(|()| 0)),
     )
 }
@@ -317,7 +317,7 @@ pub unsafe extern "C" fn stack_set_limit(stack: *mut StackAllocator, max_bytes: 
 pub unsafe extern "C" fn stack_capacity(stack: *mut StackAllocator) -> i64 {
     // SAFETY: forwarded from this function's contract.
     finish(
-        Call::new(c"stack_capacity"),
+        move || Call::new(c"stack_capacity"),
         unsafe { core_of(stack) }.map(|core| to_i64(core.capacity())),
     )
 }

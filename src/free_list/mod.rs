@@ -148,6 +148,7 @@ use class::{block_size_for, class_at_least, class_of, usable, FL_SLOTS, SL_COUNT
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use header::{State, Successor, Valid, FREE, MAGIC_INDEX_MASK, MAGIC_SHIFT, PREV_FREE, SIZE_MASK};
+pub(crate) use regions::region_memory;
 use regions::Regions;
 use seglists::NONE;
 

@@ -87,6 +87,13 @@ fn heap_span(address: usize, len: usize) -> Option<(usize, usize)> {
     (capacity >= MIN_BLOCK).then_some((start, capacity))
 }
 
+/// The memory a caller region `[address, address + len)` given to
+/// [`FreeList::add_region`] has its heap in (`start`, bytes): the rest is
+/// alignment slack the list never touches.
+pub(crate) fn region_memory(address: usize, len: usize) -> Option<(usize, usize)> {
+    heap_span(address, len).map(|(start, capacity)| (start, capacity + OVERHEAD))
+}
+
 /// A heap (one free block) over `[start, start + capacity + OVERHEAD)`.
 ///
 /// # Safety
