@@ -72,9 +72,11 @@ static void bump_padding(void) {
 
 static void pool_overrun(void) {
     PoolAllocator *p = pool_new(24, 8);
+    int64_t first = pool_alloc(p);
     int64_t a = pool_alloc(p);
-    touch_write(a + pool_block_size(p));
+    touch_write(a + pool_block_size(p)); /* into the third block, never handed out */
     pool_dealloc(p, a);
+    pool_dealloc(p, first);
     pool_free(p);
 }
 
