@@ -243,7 +243,7 @@ TEST(detail_invalid_layouts_name_the_cause_and_the_values) {
 
 TEST(detail_bad_arguments_name_the_argument_and_its_value) {
     CHECK_REFUSAL(bump_new(-5), WRONG, "bump_new", "-5 is negative");
-    CHECK_REFUSAL(bump_from_buffer(0, 64), WRONG, "bump_from_buffer", "");
+    CHECK_REFUSAL(bump_from_buffer(0, 64), WRONG, "bump_from_buffer", "the buffer address is NULL");
     CHECK_REFUSAL(bump_from_buffer(4096, -1), WRONG, "bump_from_buffer", "-1 is negative");
     CHECK_REFUSAL(pool_new(0, 10), WRONG, "pool_new", "block_size 0 is not positive");
     CHECK_REFUSAL(pool_new(16, -3), WRONG, "pool_new", "num_blocks -3 is not positive");

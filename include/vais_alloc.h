@@ -218,9 +218,8 @@ typedef struct VaisAllocStats {
   // the stack; the free list: blocks with their headers; the pool:
   // blocks times the block size).
   int64_t in_use_bytes;
-  // The largest `in_use_bytes` since the allocator was made (for a
-  // free list with several regions: the sum of each region's peak, an
-  // upper bound).
+  // The largest `in_use_bytes` since the allocator was made (-1 for a
+  // free list that has had more than one region: each keeps its own).
   int64_t peak_in_use_bytes;
   // Blocks in use (-1 for the bump arena, whose blocks other than the
   // most recent are freed only by a reset).

@@ -94,7 +94,12 @@ impl Buffer {
         if end > i64::MAX as usize {
             return Err(Error::InvalidArgument);
         }
-        let start = NonNull::new(address as *mut u8).ok_or(Error::InvalidArgument)?;
+        let start = NonNull::new(address as *mut u8).ok_or_else(|| {
+            crate::misuse::note(
+                Error::InvalidArgument,
+                format_args!("the buffer address is NULL"),
+            )
+        })?;
         Ok(Buffer {
             start,
             capacity,

@@ -19,8 +19,9 @@ pub struct Stats {
     /// Blocks given back one by one (a free, a pop; not a reset) since the
     /// allocator was made.
     pub frees: Option<u64>,
-    /// Allocations refused (`Exhausted`, `OutOfMemory`, a bad request)
-    /// since the allocator was made.
+    /// Allocations refused for lack of room (`Exhausted`, `OutOfMemory`)
+    /// since the allocator was made (requests refused as invalid before
+    /// they reach the allocator are not counted).
     pub failed_allocs: Option<u64>,
     /// Bytes held now (the own buffer, chunks, slabs, regions).
     pub capacity_bytes: Option<u64>,

@@ -12,17 +12,57 @@ use crate::error::{set_last_error, Error};
 use core::ffi::{c_char, c_void, CStr};
 use core::fmt::Write;
 use std::cell::RefCell;
-use std::ffi::CString;
 use std::sync::{Mutex, OnceLock};
 
 /// A misuse handler: `(code, function, ptr, ctx)`.
 pub type Handler = unsafe extern "C" fn(i64, *const c_char, i64, *mut c_void);
 
+/// Bytes of a detail sentence, its NUL included (a longer one is cut).
+const TEXT_BYTES: usize = 320;
+
+/// A NUL-terminated sentence in a fixed buffer: recording a failure never
+/// allocates (it may be the system's lack of memory being reported).
+struct Text {
+    bytes: [u8; TEXT_BYTES],
+    len: usize,
+}
+
+impl Text {
+    const EMPTY: Text = Text {
+        bytes: [0; TEXT_BYTES],
+        len: 0,
+    };
+
+    fn clear(&mut self) {
+        self.len = 0;
+        self.bytes[0] = 0;
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+    }
+}
+
+impl Write for Text {
+    /// Appends what fits (whole characters), keeping the NUL after it.
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let room = TEXT_BYTES - 1 - self.len;
+        let mut take = s.len().min(room);
+        while !s.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.bytes[self.len..self.len + take].copy_from_slice(&s.as_bytes()[..take]);
+        self.len += take;
+        self.bytes[self.len] = 0;
+        Ok(())
+    }
+}
+
 thread_local! {
     /// The cause noted for the failure on its way out, with its error.
-    static CAUSE: RefCell<Option<(Error, String)>> = const { RefCell::new(None) };
+    static CAUSE: RefCell<(Option<Error>, Text)> = const { RefCell::new((None, Text::EMPTY)) };
     /// The detail of the thread's last failure, NUL-terminated.
-    static DETAIL: RefCell<CString> = RefCell::new(CString::default());
+    static DETAIL: RefCell<Text> = const { RefCell::new(Text::EMPTY) };
 }
 
 /// The handler and its context, if one is set.
@@ -55,9 +95,13 @@ fn default_action() -> Default {
 #[cold]
 #[inline(never)]
 pub fn note(error: Error, cause: core::fmt::Arguments<'_>) -> Error {
-    let mut text = String::new();
-    let _ = text.write_fmt(cause);
-    CAUSE.with(|slot| *slot.borrow_mut() = Some((error, text)));
+    let _ = CAUSE.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            slot.1.clear();
+            let _ = slot.1.write_fmt(cause);
+            slot.0 = Some(error);
+        }
+    });
     error
 }
 
@@ -112,56 +156,65 @@ impl Call {
     }
 }
 
-/// Why `(size, align)` is not a valid layout.
-pub fn layout_cause(size: i64, align: i64) -> String {
-    if size < 0 {
-        format!("size {size} is negative")
-    } else if align <= 0 || align & (align - 1) != 0 {
-        format!("align {align} is not a power of two")
-    } else {
-        format!("size {size} rounded up to align {align} overflows int64_t")
+/// Why `(size, align)` is not a valid layout, as a sentence.
+pub struct LayoutCause(pub i64, pub i64);
+
+impl core::fmt::Display for LayoutCause {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let LayoutCause(size, align) = *self;
+        if size < 0 {
+            write!(f, "size {size} is negative")
+        } else if align <= 0 || align & (align - 1) != 0 {
+            write!(f, "align {align} is not a power of two")
+        } else {
+            write!(
+                f,
+                "size {size} rounded up to align {align} overflows int64_t"
+            )
+        }
     }
 }
 
-/// The sentence for `error` in `call` when nothing more precise was noted.
-fn default_cause(call: &Call, error: Error) -> String {
+/// Writes the sentence for `error` in `call` when nothing more precise was
+/// noted.
+fn default_cause(out: &mut Text, call: &Call, error: Error) -> core::fmt::Result {
     let ptr = call.ptr;
-    let layout = call
-        .layout
-        .map(|(size, align)| format!("{{size {size}, align {align}}}"));
-    match error {
-        Error::InvalidLayout => match call.layout {
-            Some((size, align)) => layout_cause(size, align),
-            None => "the layout is invalid".into(),
-        },
-        Error::InvalidArgument => match call.value {
-            Some(value) => format!("argument {value} is out of range"),
-            None => "an argument is out of range".into(),
-        },
-        Error::NullHandle => "the handle is NULL".into(),
-        Error::OutOfMemory => match layout {
-            Some(layout) => format!("the system or the upstream refused memory for {layout}"),
-            None => "the system or the upstream refused the memory".into(),
-        },
-        Error::Exhausted => match layout {
-            Some(layout) => format!("no room for {layout}, and no way to grow"),
-            None => "no room left, and no way to grow".into(),
-        },
-        Error::ForeignPointer => format!("{ptr:#x} was not handed out by this allocator"),
-        Error::DoubleFree => format!("the block at {ptr:#x} is already free"),
-        Error::Empty => "nothing to pop: the stack is empty".into(),
-        Error::Unsupported => match layout {
-            Some(layout) => format!("this allocator does not serve {layout}"),
-            None => "this allocator never does this".into(),
-        },
-        Error::StaleMark => match call.value {
-            Some(mark) => format!(
+    match (error, call.layout) {
+        (Error::InvalidLayout, Some((size, align))) => write!(out, "{}", LayoutCause(size, align)),
+        (Error::InvalidLayout, None) => write!(out, "the layout is invalid"),
+        (Error::InvalidArgument, _) => write!(out, "an argument is out of range"),
+        (Error::NullHandle, _) => write!(out, "the handle is NULL"),
+        (Error::OutOfMemory, Some((size, align))) => write!(
+            out,
+            "the system or the upstream refused memory for {{size {size}, align {align}}}"
+        ),
+        (Error::OutOfMemory, None) => write!(out, "the system or the upstream refused the memory"),
+        (Error::Exhausted, Some((size, align))) => {
+            write!(
+                out,
+                "no room for {{size {size}, align {align}}}, and no way to grow"
+            )
+        }
+        (Error::Exhausted, None) => write!(out, "no room left, and no way to grow"),
+        (Error::ForeignPointer, _) => write!(out, "{ptr:#x} was not handed out by this allocator"),
+        (Error::DoubleFree, _) => write!(out, "the block at {ptr:#x} is already free"),
+        (Error::Empty, _) => write!(out, "nothing to pop: the stack is empty"),
+        (Error::Unsupported, Some((size, align))) => {
+            write!(
+                out,
+                "this allocator does not serve {{size {size}, align {align}}}"
+            )
+        }
+        (Error::Unsupported, None) => write!(out, "this allocator never does this"),
+        (Error::StaleMark, _) => match call.value {
+            Some(mark) => write!(
+                out,
                 "mark {mark} is not a live checkpoint of this allocator (released, reset, \
                  of another allocator, or forged)"
             ),
-            None => "the mark is not a live checkpoint of this allocator".into(),
+            None => write!(out, "the mark is not a live checkpoint of this allocator"),
         },
-        Error::Corrupted => "the allocator's own data was found overwritten".into(),
+        (Error::Corrupted, _) => write!(out, "the allocator's own data was found overwritten"),
     }
 }
 
@@ -181,24 +234,39 @@ pub fn is_misuse(error: Error) -> bool {
 #[inline(never)]
 pub fn record(call: Call, error: Error) {
     set_last_error(error);
-    let cause = CAUSE
-        .with(|slot| slot.borrow_mut().take())
-        .filter(|(noted, _)| *noted == error)
-        .map(|(_, text)| text)
-        .unwrap_or_else(|| default_cause(&call, error));
-    let function = call.function.to_str().unwrap_or("vais_alloc");
-    let sentence = format!("{function}: {cause}");
-    let detail = CString::new(sentence).unwrap_or_default();
-    let line = detail.to_string_lossy().into_owned();
-    // Recorded before the handler runs, which may read it.
-    DETAIL.with(|slot| *slot.borrow_mut() = detail);
+    // Recorded before the handler runs, which may read it. (At thread exit
+    // the slots may be gone: the code alone is recorded then.)
+    let _ = DETAIL.try_with(|slot| {
+        let Ok(mut detail) = slot.try_borrow_mut() else {
+            return;
+        };
+        detail.clear();
+        let _ = write!(
+            detail,
+            "{}: ",
+            call.function.to_str().unwrap_or("vais_alloc")
+        );
+        let noted = CAUSE.try_with(|cause| {
+            let Ok(mut cause) = cause.try_borrow_mut() else {
+                return false;
+            };
+            let matches = cause.0.take() == Some(error);
+            if matches {
+                let _ = detail.write_str(cause.1.as_str());
+            }
+            matches
+        });
+        if noted != Ok(true) {
+            let _ = default_cause(&mut detail, &call, error);
+        }
+    });
     if is_misuse(error) {
-        report(call, error, &line);
+        report(call, error);
     }
 }
 
 /// Calls the misuse handler, or does what `VAIS_ALLOC_MISUSE` says.
-fn report(call: Call, error: Error, detail: &str) {
+fn report(call: Call, error: Error) {
     let installed = HANDLER
         .lock()
         .map(|slot| slot.as_ref().map(|i| (i.handler, i.ctx)))
@@ -220,11 +288,15 @@ fn report(call: Call, error: Error, detail: &str) {
     if action == Default::Silent {
         return;
     }
-    eprintln!(
-        "vais_alloc: {} [{}]",
-        detail,
-        error.message().to_str().unwrap_or("error")
-    );
+    let _ = DETAIL.try_with(|slot| {
+        if let Ok(detail) = slot.try_borrow() {
+            eprintln!(
+                "vais_alloc: {} [{}]",
+                detail.as_str(),
+                error.message().to_str().unwrap_or("error")
+            );
+        }
+    });
     if action == Default::Abort {
         std::process::abort();
     }
@@ -240,21 +312,42 @@ pub fn set_handler(handler: Option<Handler>, ctx: *mut c_void) {
     }
 }
 
-/// The detail of the thread's last failure ("" before the first), valid
-/// until its next failure or [`clear_detail`].
+/// The detail of the thread's last failure ("" before the first): a
+/// pointer into the thread's own buffer, which lives as long as the thread
+/// (its text changes at the thread's next failure or [`clear_detail`]).
 pub fn detail_ptr() -> *const c_char {
-    DETAIL.with(|slot| slot.borrow().as_ptr())
+    DETAIL
+        .try_with(|slot| {
+            // SAFETY: the buffer is the thread-local's, which outlives every
+            // call of this thread; only a pointer is formed, nothing read.
+            unsafe { (*slot.as_ptr()).bytes.as_ptr().cast::<c_char>() }
+        })
+        .unwrap_or(c"".as_ptr())
 }
 
 /// The detail of the thread's last failure, as a string.
 pub fn detail() -> String {
-    DETAIL.with(|slot| slot.borrow().to_string_lossy().into_owned())
+    DETAIL
+        .try_with(|slot| {
+            slot.try_borrow()
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default()
 }
 
 /// Forgets the thread's last detail.
 pub fn clear_detail() {
-    DETAIL.with(|slot| *slot.borrow_mut() = CString::default());
-    CAUSE.with(|slot| *slot.borrow_mut() = None);
+    let _ = DETAIL.try_with(|slot| {
+        if let Ok(mut detail) = slot.try_borrow_mut() {
+            detail.clear();
+        }
+    });
+    let _ = CAUSE.try_with(|slot| {
+        if let Ok(mut cause) = slot.try_borrow_mut() {
+            cause.0 = None;
+        }
+    });
 }
 
 /// With `VAIS_ALLOC_LEAKS=1` (read once): prints to stderr the blocks

@@ -14,7 +14,7 @@ pub use super::dispatch::{
 };
 use super::types::{count, pointer, Allocation, Layout};
 use super::Call;
-use super::{core_of, finish, Family, ReturnValue};
+use super::{core_if, core_of, finish, Family, ReturnValue};
 use crate::allocator::{Allocator, Block};
 use crate::error::Error;
 use crate::global::Global;
@@ -453,17 +453,17 @@ pub(super) unsafe fn growing_bit(allocator: VaisAllocator) -> i64 {
     // (or one `core_of` refuses).
     let grows = unsafe {
         if core::ptr::eq(allocator.vtable, &BUMP_VTABLE) {
-            core_of::<BumpAllocator>(allocator.ctx.cast())
-                .is_ok_and(|core| BumpAllocator::grows(core))
+            core_if::<BumpAllocator>(allocator.ctx.cast())
+                .is_some_and(|core| BumpAllocator::grows(core))
         } else if core::ptr::eq(allocator.vtable, &STACK_VTABLE) {
-            core_of::<StackAllocator>(allocator.ctx.cast())
-                .is_ok_and(|core| StackAllocator::grows(core))
+            core_if::<StackAllocator>(allocator.ctx.cast())
+                .is_some_and(|core| StackAllocator::grows(core))
         } else if core::ptr::eq(allocator.vtable, &POOL_VTABLE) {
-            core_of::<PoolAllocator>(allocator.ctx.cast())
-                .is_ok_and(|core| PoolAllocator::grows(core))
+            core_if::<PoolAllocator>(allocator.ctx.cast())
+                .is_some_and(|core| PoolAllocator::grows(core))
         } else if core::ptr::eq(allocator.vtable, &FREELIST_VTABLE) {
-            core_of::<FreeListAllocator>(allocator.ctx.cast())
-                .is_ok_and(|core| FreeListAllocator::grows(core))
+            core_if::<FreeListAllocator>(allocator.ctx.cast())
+                .is_some_and(|core| FreeListAllocator::grows(core))
         } else {
             false
         }

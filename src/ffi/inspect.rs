@@ -20,9 +20,8 @@ pub struct VaisAllocStats {
     /// the stack; the free list: blocks with their headers; the pool:
     /// blocks times the block size).
     pub in_use_bytes: i64,
-    /// The largest `in_use_bytes` since the allocator was made (for a
-    /// free list with several regions: the sum of each region's peak, an
-    /// upper bound).
+    /// The largest `in_use_bytes` since the allocator was made (-1 for a
+    /// free list that has had more than one region: each keeps its own).
     pub peak_in_use_bytes: i64,
     /// Blocks in use (-1 for the bump arena, whose blocks other than the
     /// most recent are freed only by a reset).
@@ -132,14 +131,24 @@ pub unsafe extern "C" fn freelist_walk(
     let walk = |core: &mut crate::free_list::FreeList| {
         let visit =
             visit.ok_or_else(|| note(Error::InvalidArgument, format_args!("visit is NULL")))?;
-        seen::quietly(|| {
+        // The blocks are read with a memory tool's errors off (the headers
+        // are the list's); the visitor runs after, with them on.
+        let mut blocks = Vec::new();
+        let walked = seen::quietly(|| {
             core.flush_cache();
             core.walk(&mut |ptr, size, in_use| {
-                // SAFETY: the caller's visitor, with its context.
-                unsafe { visit(ptr as i64, size as i64, i64::from(in_use), ctx) }
+                blocks.push((ptr, size, in_use));
+                0
             })
-        })
-        .map_err(|damage| note(Error::Corrupted, format_args!("{damage}")))
+        });
+        for (ptr, size, in_use) in blocks {
+            // SAFETY: the caller's visitor, with its context.
+            let stop = unsafe { visit(ptr as i64, size as i64, i64::from(in_use), ctx) };
+            if stop != 0 {
+                return Ok(stop);
+            }
+        }
+        walked.map_err(|damage| note(Error::Corrupted, format_args!("{damage}")))
     };
     // SAFETY: forwarded from this function's contract.
     finish(

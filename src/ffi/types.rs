@@ -102,7 +102,7 @@ impl From<core::alloc::Layout> for Layout {
 #[cold]
 #[inline(never)]
 fn invalid_layout(size: i64, align: i64) -> Error {
-    let cause = crate::misuse::layout_cause(size, align);
+    let cause = crate::misuse::LayoutCause(size, align);
     note(
         Error::InvalidLayout,
         format_args!("layout {{size {size}, align {align}}}: {cause}"),

@@ -307,6 +307,9 @@ impl FreeList {
     /// Frees every cached block of this region for real (merging it with
     /// its free neighbours). Bounded: at most 536 blocks.
     pub(super) fn flush_cache_here(&mut self) {
+        // Each block is handed out and freed again: the peak must not see
+        // it counted twice.
+        let peak = self.peak;
         for class in 0..CLASSES {
             let needed = MIN_BLOCK + class * GRANULE;
             while self.cache.counts[class] > 0 {
@@ -324,6 +327,7 @@ impl FreeList {
                 }
             }
         }
+        self.peak = peak;
     }
 
     /// Frees every cached block for real, in every region (each merged

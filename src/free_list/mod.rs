@@ -692,11 +692,12 @@ impl FreeList {
 }
 
 impl Inspect for FreeList {
-    /// Flushes the cache first (its blocks are free). With several regions
-    /// the peak is the sum of each region's own peak: an upper bound.
+    /// Flushes the cache first (its blocks are free). The peak is known
+    /// while the list has had one region only (each region keeps its own):
+    /// after growth or `add_region` it is `None`.
     fn stats(&mut self) -> Stats {
         let largest = self.largest_free_block();
-        let retired = self
+        let retired: (Counters, usize) = self
             .regions
             .as_deref()
             .map_or((Counters::default(), 0), |regions| regions.retired);
@@ -704,9 +705,10 @@ impl Inspect for FreeList {
             .heaps()
             .map(|heap| (heap.counts, heap.peak.max(heap.allocated)))
             .fold(retired, |(counts, peak), (c, p)| (counts.plus(c), peak + p));
+        let one_region = self.heaps().count() == 1 && retired == (Counters::default(), 0);
         Stats {
             in_use_bytes: known(self.total_allocated()),
-            peak_in_use_bytes: known(peak),
+            peak_in_use_bytes: if one_region { known(peak) } else { None },
             live_blocks: Some(counts.live()),
             allocs: Some(counts.allocs),
             frees: Some(counts.frees),
