@@ -929,7 +929,7 @@ moved 10.6 -> 11.3 ns at 100 live blocks and 28.8 -> 29.1-29.9 ns at 10^4
 stayed within the run-to-run spread, which on this VM reached 1.2-1.5x for
 glibc itself between runs. The hooks compile out with the `memory-tools`
 feature off (`--no-default-features`); the counters and the detail do not.
-The table above (the committed results) predates these changes."""
+The tables above are from a run with all of it in."""
 
 
 # ---- charts ----------------------------------------------------------------
