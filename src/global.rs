@@ -165,10 +165,6 @@ impl crate::tools::seen::Visible for Global {
     /// The tools see the system allocator themselves.
     const KIND: crate::tools::Kind = crate::tools::Kind::Native;
 
-    fn usable_size(&self, _: NonNull<u8>) -> Option<usize> {
-        None
-    }
-
     fn for_each_region(&self, _: &mut dyn FnMut(usize, usize)) {}
 }
 

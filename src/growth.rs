@@ -166,6 +166,13 @@ impl Chunks {
         self.spare
     }
 
+    /// The chunks held from index `from` on (none if there are fewer),
+    /// then the spare: with `from` 0, all the memory obtained.
+    pub fn held_from(&self, from: usize) -> impl Iterator<Item = Chunk> + '_ {
+        let held = &self.held[from.min(self.held.len())..];
+        held.iter().copied().chain(self.spare)
+    }
+
     /// The size of the chunk [`Chunks::grow`] would add now for
     /// `min_size` (the spare's, or a new one's), so that an arena can make
     /// room for its bookkeeping first; `None` when no size fits.

@@ -457,18 +457,9 @@ impl Allocator for Bump {
 impl Visible for Bump {
     const KIND: Kind = Kind::Span;
 
-    fn usable_size(&self, _: NonNull<u8>) -> Option<usize> {
-        None
-    }
-
     fn for_each_region(&self, f: &mut dyn FnMut(usize, usize)) {
         f(self.buffer.start(), self.buffer.capacity());
-        for chunk in self
-            .chunks
-            .held()
-            .iter()
-            .chain(self.chunks.spare().as_ref())
-        {
+        for chunk in self.chunks.held_from(0) {
             f(chunk.start, chunk.size);
         }
     }
@@ -494,12 +485,11 @@ mod tests;
 
 impl Inspect for Bump {
     fn stats(&mut self) -> Stats {
-        let beyond = self.chunks.held()[self.current.min(self.chunks.held().len())..]
-            .iter()
-            .chain(self.chunks.spare().as_ref())
+        let beyond = self
+            .chunks
+            .held_from(self.current)
             .map(|chunk| chunk.size)
-            .max()
-            .unwrap_or(0);
+            .max();
         Stats {
             in_use_bytes: known(self.allocated),
             peak_in_use_bytes: known(self.peak()),
@@ -510,7 +500,7 @@ impl Inspect for Bump {
             frees: Some(self.counts.frees),
             failed_allocs: Some(self.counts.failed),
             capacity_bytes: known(self.capacity()),
-            largest_free_block: known((self.end - self.top).max(beyond)),
+            largest_free_block: known((self.end - self.top).max(beyond.unwrap_or(0))),
         }
     }
 

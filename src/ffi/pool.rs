@@ -110,40 +110,54 @@ pub unsafe extern "C" fn pool_dealloc(pool: *mut PoolAllocator, ptr: i64) -> i64
     let core = match unsafe { core_if(pool) } {
         Some(core) if !tools::active() => core,
         // SAFETY: forwarded from this function's contract.
-        _ => return unsafe { pool_dealloc_slow(pool, ptr, 0) },
+        _ => return unsafe { pool_dealloc_checked(pool, ptr) },
     };
     let Some(ptr) = pointer(ptr) else { return 0 };
     match core.dealloc_fast(ptr) {
         Ok(()) => 0,
         // SAFETY: forwarded from this function's contract.
-        Err(quotient) => unsafe { pool_dealloc_slow(pool, ptr.as_ptr() as i64, quotient) },
+        Err(quotient) => unsafe { pool_dealloc_slow(pool, quotient) },
     }
 }
 
-/// `pool_dealloc` beyond its fast path: a bad handle, a pointer the fast
-/// path refused with `quotient` (ignored for a bad handle): a slab's
-/// block, or a refusal; or, with a memory tool present, the free of
-/// `address` reported to it. Out of line (and a tail call), as
-/// `pool_alloc_slow`.
+/// `pool_dealloc` of a pointer its fast path refused with `quotient`: a
+/// slab's block, or a refusal (the address, for the detail, is the
+/// quotient's: see [`Pool::address_of_quotient`]). Out of line (and a tail
+/// call), as `pool_alloc_slow`.
+///
+/// # Safety
+/// As for `pool_dealloc`, with a live handle of this family.
+#[cold]
+#[inline(never)]
+unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, quotient: u64) -> i64 {
+    // SAFETY: forwarded from this function's contract.
+    let Some(core) = (unsafe { core_if(pool) }) else {
+        // SAFETY: forwarded from this function's contract.
+        return unsafe { pool_dealloc_checked(pool, 0) };
+    };
+    let address = core.address_of_quotient(quotient);
+    let freed = core
+        .dealloc_slow(quotient)
+        .map_err(|error| core.explain(address, error));
+    finish(
+        move || Call::new(c"pool_dealloc").ptr(address as i64),
+        freed.map(|()| 0),
+    )
+}
+
+/// `pool_dealloc` with every check made here: a bad handle, or a memory
+/// tool present (the free is then reported to it).
 ///
 /// # Safety
 /// As for `pool_dealloc`.
 #[cold]
 #[inline(never)]
-unsafe fn pool_dealloc_slow(pool: *mut PoolAllocator, address: i64, quotient: u64) -> i64 {
-    let dealloc = |core: &mut Pool| {
-        if tools::active() {
-            match pointer(address) {
-                // SAFETY: the pool validates every pointer.
-                Some(ptr) => unsafe { seen::free(core, ptr, core.block_layout()) }
-                    .map_err(|error| core.explain(address as usize, error)),
-                None => Ok(()),
-            }
-        } else {
-            let address = core.address_of_quotient(quotient);
-            core.dealloc_slow(quotient)
-                .map_err(|error| core.explain(address, error))
-        }
+unsafe fn pool_dealloc_checked(pool: *mut PoolAllocator, address: i64) -> i64 {
+    let dealloc = |core: &mut Pool| match pointer(address) {
+        // SAFETY: the pool validates every pointer.
+        Some(ptr) => unsafe { seen::free(core, ptr, core.block_layout()) }
+            .map_err(|error| core.explain(address as usize, error)),
+        None => Ok(()),
     };
     // SAFETY: forwarded from this function's contract.
     finish(

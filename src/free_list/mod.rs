@@ -613,19 +613,37 @@ impl Visible for FreeList {
 
     fn for_each_live(&self, f: &mut dyn FnMut(usize, usize)) {
         for heap in self.heaps() {
-            let mut offset = 0;
-            while offset + HEADER_SIZE <= heap.heap_len {
-                let word = heap.buffer.read_word(offset + 8);
-                let size = (word & SIZE_MASK) as usize;
-                if size < MIN_BLOCK {
-                    break;
-                }
+            for (offset, size, word) in heap.blocks().map_while(Result::ok) {
                 if word & (FREE | cache::CACHED) == 0 {
                     f(heap.buffer.start() + offset + HEADER_SIZE, usable(size));
                 }
-                offset += size;
             }
         }
+    }
+}
+
+impl FreeList {
+    /// This region's blocks in address order, read from their headers
+    /// (word 1) without checking their magic: `Ok((offset, size, word))`
+    /// each, or, at a header whose size does not fit the heap, `Err` with
+    /// its offset, and nothing after it. For the walks off the hot paths
+    /// (heap walk, leak lists, error details).
+    fn blocks(&self) -> impl Iterator<Item = Result<(usize, usize, u64), usize>> + '_ {
+        let mut offset = 0;
+        core::iter::from_fn(move || {
+            if offset >= self.heap_len {
+                return None;
+            }
+            let at = offset;
+            let word = self.buffer.read_word(at + 8);
+            let size = (word & SIZE_MASK) as usize;
+            if size < MIN_BLOCK || size > self.heap_len - at {
+                offset = self.heap_len;
+                return Some(Err(at));
+            }
+            offset += size;
+            Some(Ok((at, size, word)))
+        })
     }
 }
 
@@ -651,16 +669,16 @@ impl FreeList {
         if address < start || address >= start + self.heap_len {
             return None;
         }
-        let mut offset = 0;
-        while offset + HEADER_SIZE <= self.heap_len {
-            let word = self.buffer.read_word(offset + 8);
-            let size = (word & SIZE_MASK) as usize;
-            if size < MIN_BLOCK || size > self.heap_len - offset {
-                return Some(format!(
-                    "{address:#x} lies in this free list, whose header at {:#x} is damaged",
-                    start + offset + 8
-                ));
-            }
+        for block in self.blocks() {
+            let (offset, size, word) = match block {
+                Ok(block) => block,
+                Err(offset) => {
+                    return Some(format!(
+                        "{address:#x} lies in this free list, whose header at {:#x} is damaged",
+                        start + offset + 8
+                    ))
+                }
+            };
             if address < start + offset + size {
                 let payload = start + offset + HEADER_SIZE;
                 return Some(if word & FREE != 0 {
@@ -685,7 +703,6 @@ impl FreeList {
                     )
                 });
             }
-            offset += size;
         }
         None
     }
@@ -733,22 +750,18 @@ impl FreeList {
         heaps.sort_by_key(|heap| heap.buffer.start());
         for heap in heaps {
             let start = heap.buffer.start();
-            let mut offset = 0;
-            while offset < heap.heap_len {
-                let word = heap.buffer.read_word(offset + 8);
-                let size = (word & SIZE_MASK) as usize;
-                if size < MIN_BLOCK || size > heap.heap_len - offset {
-                    return Err(format!(
-                        "the header at {:#x} says {size} bytes, which does not fit",
+            for block in heap.blocks() {
+                let (offset, size, word) = block.map_err(|offset| {
+                    format!(
+                        "the header at {:#x} says a size that does not fit",
                         start + offset + 8
-                    ));
-                }
+                    )
+                })?;
                 let in_use = word & (FREE | cache::CACHED) == 0;
                 let stop = visit(start + offset + HEADER_SIZE, usable(size), in_use);
                 if stop != 0 {
                     return Ok(stop);
                 }
-                offset += size;
             }
         }
         Ok(0)

@@ -225,11 +225,7 @@ impl Slabs {
 
     /// The chunks the slabs are made of (the spare included).
     pub(super) fn chunks(&self) -> impl Iterator<Item = crate::growth::Chunk> + '_ {
-        self.chunks
-            .held()
-            .iter()
-            .copied()
-            .chain(self.chunks.spare())
+        self.chunks.held_from(0)
     }
 
     /// Whether the slab block starting at `address` is in use; `None` when

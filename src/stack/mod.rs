@@ -70,7 +70,6 @@ use crate::keyed_check::{new_key, KeyedCheck};
 use crate::marks::Marks;
 use crate::tools::{seen::Visible, Kind};
 use core::alloc::Layout;
-use core::ptr::NonNull;
 
 const HEADER_SIZE: usize = 8;
 /// Every payload is aligned to at least this (as `malloc`'s are), so that
@@ -609,22 +608,13 @@ impl Stack {
 impl Visible for Stack {
     const KIND: Kind = Kind::Span;
 
-    fn usable_size(&self, _: NonNull<u8>) -> Option<usize> {
-        None
-    }
-
     fn for_each_region(&self, f: &mut dyn FnMut(usize, usize)) {
         let own = self
             .parked
             .first()
             .map_or(&self.buffer, |region| &region.buffer);
         f(own.start(), own.capacity());
-        for chunk in self
-            .chunks
-            .held()
-            .iter()
-            .chain(self.chunks.spare().as_ref())
-        {
+        for chunk in self.chunks.held_from(0) {
             f(chunk.start, chunk.size);
         }
     }
@@ -634,11 +624,7 @@ impl Visible for Stack {
             f(region.top, region.buffer.end() - region.top);
         }
         f(self.top, self.end - self.top);
-        let beyond = self.parked.len().min(self.chunks.held().len());
-        for chunk in self.chunks.held()[beyond..]
-            .iter()
-            .chain(self.chunks.spare().as_ref())
-        {
+        for chunk in self.chunks.held_from(self.parked.len()) {
             f(chunk.start, chunk.size);
         }
     }
@@ -656,13 +642,11 @@ mod tests_growth;
 
 impl Inspect for Stack {
     fn stats(&mut self) -> Stats {
-        let held = self.chunks.held();
-        let beyond = held[self.parked.len().min(held.len())..]
-            .iter()
-            .chain(self.chunks.spare().as_ref())
+        let beyond = self
+            .chunks
+            .held_from(self.parked.len())
             .map(|chunk| chunk.size)
-            .max()
-            .unwrap_or(0);
+            .max();
         Stats {
             in_use_bytes: known(self.capacity() - self.remaining()),
             peak_in_use_bytes: known(self.peak()),
@@ -671,7 +655,7 @@ impl Inspect for Stack {
             frees: Some(self.counts.frees),
             failed_allocs: Some(self.counts.failed),
             capacity_bytes: known(self.capacity()),
-            largest_free_block: known((self.end - self.top).max(beyond)),
+            largest_free_block: known((self.end - self.top).max(beyond.unwrap_or(0))),
         }
     }
 

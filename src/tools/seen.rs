@@ -15,9 +15,11 @@ pub trait Visible: Allocator {
     /// How its blocks are reported.
     const KIND: Kind;
 
-    /// The usable bytes of the live heap block at `ptr` (what was reported
-    /// for it), if it is one. Used by heap kinds only.
-    fn usable_size(&self, ptr: NonNull<u8>) -> Option<usize>;
+    /// Heap kinds: the usable bytes of the live block at `ptr` (what was
+    /// reported for it), if it is one.
+    fn usable_size(&self, _ptr: NonNull<u8>) -> Option<usize> {
+        None
+    }
 
     /// Whether its `realloc` never moves a block (it is then reported as a
     /// resize; otherwise a realloc is reported as its parts, see
